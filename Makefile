@@ -1,0 +1,42 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+# No hub calls, ever: without these an accidental one retries for tens of seconds before failing.
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export HF_EVALUATE_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: test demo lint java benchmarks clean
+
+$(VENV)/.installed-dev: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+$(VENV)/.installed-demo: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[demo]'
+	@touch $@
+
+java:
+	@bash scripts/ensure-java.sh
+
+test: $(VENV)/.installed-dev java
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check bench readerstudy leaderboards tests benchmarks
+	$(VENV)/bin/ruff format --check bench readerstudy leaderboards tests benchmarks
+
+demo: $(VENV)/.installed-demo
+	$(PY) -m bench.demo --out demo_out
+
+benchmarks: $(VENV)/.installed-dev java
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf demo_out .pytest_cache

@@ -1,0 +1,1 @@
+"""Metric engine: pure functions on arrays, one result shape (`TaskResult`)."""

@@ -1,0 +1,191 @@
+"""Significance tools: DeLong AUC variance / paired test, generic paired bootstrap and approximate
+randomization for any corpus metric, and Holm's step-down correction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy.stats import norm, rankdata
+
+from bench.metrics.bootstrap import bootstrap_indices, percentile_ci
+
+MetricFn = Callable[[Any, Any], float]
+
+# Relative slack when comparing permuted and observed differences, so that float summation-order noise
+# does not turn an exact tie (|diff_perm| == |diff_obs|) into a miss.
+_TIE_RTOL = 1e-12
+
+
+class DelongResult(NamedTuple):
+    auc: float
+    variance: float  # NaN when fewer than 2 positives or 2 negatives
+    ci: tuple[float, float] | None  # normal-approximation interval clipped to [0, 1]
+
+
+def _structural_components(
+    y_true: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fast DeLong (Sun & Xu 2014) for k score vectors ((k, n) array).
+
+    Returns per-score AUC (k,), V10 (k, n_pos) and V01 (k, n_neg) via midranks instead of O(n_pos*n_neg)
+    comparisons.
+    """
+    pos = y_true == 1.0
+    m, n = int(pos.sum()), int((~pos).sum())
+    all_ranks = rankdata(scores, axis=1)
+    pos_ranks = rankdata(scores[:, pos], axis=1)
+    neg_ranks = rankdata(scores[:, ~pos], axis=1)
+    v10 = (all_ranks[:, pos] - pos_ranks) / n
+    v01 = 1.0 - (all_ranks[:, ~pos] - neg_ranks) / m
+    auc = (all_ranks[:, pos].sum(axis=1) - m * (m + 1) / 2.0) / (m * n)
+    return auc, v10, v01
+
+
+def _delong_covariance(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(k,) AUCs and their (k, k) DeLong covariance; NaN covariance with < 2 positives or negatives."""
+    auc, v10, v01 = _structural_components(y_true, scores)
+    m, n = v10.shape[1], v01.shape[1]
+    k = scores.shape[0]
+    if m < 2 or n < 2:
+        return auc, np.full((k, k), np.nan)
+    s10 = np.atleast_2d(np.cov(v10))
+    s01 = np.atleast_2d(np.cov(v01))
+    return auc, s10 / m + s01 / n
+
+
+def _check_binary(y_true: np.ndarray) -> None:
+    if not np.all((y_true == 0.0) | (y_true == 1.0)):
+        raise ValueError("y_true must contain only 0 and 1 (drop unknown cases first)")
+    if y_true.all() or not y_true.any():
+        raise ValueError("AUC needs both classes in y_true")
+
+
+def delong_auc_ci(y_true_1d: np.ndarray, score_1d: np.ndarray, level: float = 0.95) -> DelongResult:
+    """AUC with its DeLong variance and normal-approximation CI (clipped to [0, 1])."""
+    y = np.asarray(y_true_1d, dtype=np.float64)
+    s = np.asarray(score_1d, dtype=np.float64)
+    _check_binary(y)
+    auc, cov = _delong_covariance(y, s[None, :])
+    variance = float(cov[0, 0])
+    if not np.isfinite(variance):
+        return DelongResult(float(auc[0]), variance, None)
+    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(max(variance, 0.0))
+    lo, hi = max(0.0, auc[0] - half), min(1.0, auc[0] + half)
+    return DelongResult(float(auc[0]), variance, (float(lo), float(hi)))
+
+
+def delong_paired_test(
+    y_true_1d: np.ndarray, score_a: np.ndarray, score_b: np.ndarray
+) -> tuple[float, float, float, float, float]:
+    """DeLong test of AUC(a) == AUC(b) on the same cases: (auc_a, auc_b, auc_a - auc_b, z, two-sided p).
+
+    When the difference has zero variance: identical AUCs give z = 0, p = 1; otherwise z and p are NaN
+    (the normal approximation is undefined). With < 2 positives or negatives z and p are NaN.
+    """
+    y = np.asarray(y_true_1d, dtype=np.float64)
+    _check_binary(y)
+    scores = np.vstack([np.asarray(score_a, dtype=np.float64), np.asarray(score_b, dtype=np.float64)])
+    auc, cov = _delong_covariance(y, scores)
+    diff = float(auc[0] - auc[1])
+    var_diff = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
+    if not np.isfinite(var_diff):
+        return float(auc[0]), float(auc[1]), diff, float("nan"), float("nan")
+    if var_diff <= 1e-15 * max(1.0, float(cov[0, 0] + cov[1, 1])):
+        if abs(diff) <= 1e-15:
+            return float(auc[0]), float(auc[1]), diff, 0.0, 1.0
+        return float(auc[0]), float(auc[1]), diff, float("nan"), float("nan")
+    z = diff / np.sqrt(var_diff)
+    return float(auc[0]), float(auc[1]), diff, float(z), float(2.0 * norm.sf(abs(z)))
+
+
+def take(x: Any, idx: np.ndarray) -> Any:
+    """Cases `idx` of a per-case sequence: numpy arrays index rows, lists/tuples give a list."""
+    if isinstance(x, np.ndarray):
+        return x[idx]
+    return [x[i] for i in idx]
+
+
+def mix(a: Any, b: Any, mask: np.ndarray) -> Any:
+    """Per case: b's entry where mask is True, else a's. Same container kind as the inputs."""
+    mask = np.asarray(mask, dtype=bool)
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
+    return [bi if m else ai for ai, bi, m in zip(a, b, mask, strict=True)]
+
+
+def _case_count(gt: Any, pred_a: Any, pred_b: Any) -> int:
+    n = len(gt)
+    if len(pred_a) != n or len(pred_b) != n:
+        raise ValueError(f"gt, pred_a, pred_b must have the same number of cases ({n}, {len(pred_a)}, {len(pred_b)})")
+    return n
+
+
+def paired_bootstrap(
+    metric_fn: MetricFn, gt: Any, pred_a: Any, pred_b: Any, *, n_boot: int, seed: int
+) -> dict[str, Any]:
+    """Paired case bootstrap of metric(a) - metric(b): the same resampled cases score both systems."""
+    n = _case_count(gt, pred_a, pred_b)
+    diff = float(metric_fn(gt, pred_a)) - float(metric_fn(gt, pred_b))
+    reps = np.empty(n_boot)
+    for r, idx in enumerate(bootstrap_indices(n, n_boot, seed)):
+        g = take(gt, idx)
+        reps[r] = float(metric_fn(g, take(pred_a, idx))) - float(metric_fn(g, take(pred_b, idx)))
+    finite = reps[np.isfinite(reps)]
+    k = finite.size
+    if k:
+        # Two-sided: twice the smaller tail mass of the replicate differences beyond 0, +1 smoothed.
+        below = (np.sum(finite <= 0.0) + 1) / (k + 1)
+        above = (np.sum(finite >= 0.0) + 1) / (k + 1)
+        p = float(min(1.0, 2.0 * min(below, above)))
+    else:
+        p = float("nan")
+    return {
+        "diff": diff,
+        "ci95": percentile_ci(finite),
+        "p": p,
+        "n_boot": n_boot,
+        "n_finite_replicates": int(k),
+        "seed": seed,
+        "method": "paired case bootstrap of metric(a) - metric(b); 95 % percentile CI; two-sided "
+        "p = min(1, 2 min((#{d* <= 0} + 1) / (B + 1), (#{d* >= 0} + 1) / (B + 1))); non-finite "
+        "replicates dropped",
+    }
+
+
+def approximate_randomization(
+    metric_fn: MetricFn, gt: Any, pred_a: Any, pred_b: Any, *, n_perm: int, seed: int
+) -> dict[str, Any]:
+    """Paired approximate randomization test of metric(a) == metric(b)."""
+    n = _case_count(gt, pred_a, pred_b)
+    diff = float(metric_fn(gt, pred_a)) - float(metric_fn(gt, pred_b))
+    rng = np.random.default_rng(seed)
+    threshold = abs(diff) - _TIE_RTOL * max(1.0, abs(diff))
+    at_least = 0
+    for _ in range(n_perm):
+        swap = rng.random(n) < 0.5
+        d = float(metric_fn(gt, mix(pred_a, pred_b, swap))) - float(metric_fn(gt, mix(pred_b, pred_a, swap)))
+        at_least += int(abs(d) >= threshold)
+    return {
+        "diff": diff,
+        "p": (at_least + 1) / (n_perm + 1),
+        "n_perm": n_perm,
+        "seed": seed,
+        "method": "approximate randomization: per case swap a/b predictions with prob. 1/2; "
+        "p = (#{|d_perm| >= |d_obs|} + 1) / (n_perm + 1), ties within 1e-12 relative count",
+    }
+
+
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (same order as input); NaN entries stay NaN and are not counted."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = finite.size
+    if m == 0:
+        return adjusted
+    order = finite[np.argsort(p[finite], kind="stable")]
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    adjusted[order] = np.minimum(1.0, stepped)
+    return adjusted

@@ -1,0 +1,207 @@
+"""The one record format: JSON Lines, one image per line, for ground truth and predictions alike.
+
+See docs/formats.md. Every reader error names the file and the 1-based line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Kind = Literal["gt", "pred"]
+
+
+class RecordError(ValueError):
+    """Bad input, located: `path:line: message`."""
+
+    def __init__(self, path: str | os.PathLike[str], line: int | None, message: str):
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageInfo(_Strict):
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    pixel_spacing_mm: tuple[float, float] | None = None
+
+    @field_validator("pixel_spacing_mm")
+    @classmethod
+    def _positive_spacing(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not all(math.isfinite(s) and s > 0 for s in v):
+            raise ValueError("pixel_spacing_mm must be two positive numbers [row_mm, col_mm]")
+        return v
+
+
+class Box(_Strict):
+    label: str = Field(min_length=1)
+    bbox: tuple[float, float, float, float]
+    score: float | None = None
+
+    @field_validator("bbox")
+    @classmethod
+    def _valid_xyxy(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = v
+        if not all(math.isfinite(c) for c in v):
+            raise ValueError(f"bbox {list(v)} has a non-finite coordinate")
+        if x1 < x0 or y1 < y0:
+            raise ValueError(f"bbox {list(v)} is not [x0, y0, x1, y1] with x0 <= x1 and y0 <= y1")
+        return v
+
+    @field_validator("score")
+    @classmethod
+    def _finite_score(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError(f"box score {v} is not a finite number")
+        return v
+
+
+class Mask(_Strict):
+    size: tuple[int, int]
+    counts: str
+
+    def rle(self) -> dict[str, Any]:
+        return {"size": list(self.size), "counts": self.counts}
+
+
+class Record(_Strict):
+    id: str = Field(min_length=1)
+    image: ImageInfo | None = None
+    labels: dict[str, float | None] | None = None
+    boxes: list[Box] | None = None
+    masks: dict[str, Mask | None] | None = None
+    report: str | None = None
+    meta: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent_with_image(self) -> Record:
+        if self.labels:
+            for name, value in self.labels.items():
+                if value is not None and not math.isfinite(value):
+                    raise ValueError(f"label {name!r} has value {value}: NaN/inf are not allowed (use null)")
+        if self.image is None:
+            return self
+        w, h = self.image.width, self.image.height
+        for i, box in enumerate(self.boxes or []):
+            x0, y0, x1, y1 = box.bbox
+            if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+                raise ValueError(f"boxes[{i}] {list(box.bbox)} lies outside the {w}x{h} image")
+        for name, mask in (self.masks or {}).items():
+            if mask is not None and tuple(mask.size) != (h, w):
+                raise ValueError(f"mask {name!r} has size {list(mask.size)} but the image is [H, W] = [{h}, {w}]")
+        return self
+
+
+def _check_kind(record: Record, kind: Kind) -> None:
+    if kind == "gt":
+        for name, value in (record.labels or {}).items():
+            if value not in (None, 0, 1):
+                raise ValueError(f"ground-truth label {name!r} is {value}: it must be 1, 0 or null (unknown)")
+        for i, box in enumerate(record.boxes or []):
+            if box.score is not None:
+                raise ValueError(f"ground-truth boxes[{i}] has a score: ground truth carries no scores")
+    else:
+        for name, value in (record.labels or {}).items():
+            if value is None or not 0.0 <= value <= 1.0:
+                raise ValueError(f"predicted label {name!r} is {value}: predictions must be probabilities in [0, 1]")
+        for i, box in enumerate(record.boxes or []):
+            if box.score is None:
+                raise ValueError(f"predicted boxes[{i}] has no score (use 1.0 for unscored boxes)")
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
+    return open(path, encoding="utf-8")  # noqa: SIM115
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON (use null for unknown values)")
+
+
+def iter_records(path: str | os.PathLike[str], kind: Kind) -> Iterator[tuple[int, Record]]:
+    """Yield (line number, record) with full validation; raises RecordError at the first bad line."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(path, None, "file not found")
+    seen: dict[str, int] = {}
+    with _open_text(path) as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line, parse_constant=_reject_constant)
+            except (json.JSONDecodeError, ValueError) as exc:
+                raise RecordError(path, lineno, f"invalid JSON: {exc}") from None
+            if not isinstance(raw, dict):
+                raise RecordError(path, lineno, "each line must be a JSON object")
+            try:
+                record = Record.model_validate(raw)
+                _check_kind(record, kind)
+            except ValidationError as exc:
+                raise RecordError(path, lineno, _format_validation(exc, raw)) from None
+            except ValueError as exc:
+                raise RecordError(path, lineno, f"record {raw.get('id')!r}: {exc}") from None
+            if record.id in seen:
+                raise RecordError(path, lineno, f"duplicate id {record.id!r} (first on line {seen[record.id]})")
+            seen[record.id] = lineno
+            yield lineno, record
+
+
+def read_records(path: str | os.PathLike[str], kind: Kind) -> list[tuple[int, Record]]:
+    records = list(iter_records(path, kind))
+    if not records:
+        raise RecordError(path, None, "contains no records")
+    return records
+
+
+def _format_validation(exc: ValidationError, raw: dict[str, Any]) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "record"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    return f"record {raw.get('id')!r}: " + "; ".join(parts)
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    return record.model_dump(mode="json", exclude_none=True)
+
+
+def write_records(path: str | os.PathLike[str], records: Iterable[Record | dict[str, Any]]) -> None:
+    """Write JSONL atomically (temp file + rename), so a failure never leaves half a file."""
+    lines = []
+    for rec in records:
+        obj = record_to_json(rec) if isinstance(rec, Record) else rec
+        lines.append(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

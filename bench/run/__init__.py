@@ -1,0 +1,1 @@
+"""Running things: scoring files, comparing prediction files, provenance."""
