@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-Kind = Literal["gt", "pred"]
+Kind = Literal["gt", "pred", "any"]
 
 
 class RecordError(ValueError):
@@ -103,11 +103,15 @@ class Record(_Strict):
                 raise ValueError(f"boxes[{i}] {list(box.bbox)} lies outside the {w}x{h} image")
         for name, mask in (self.masks or {}).items():
             if mask is not None and tuple(mask.size) != (h, w):
-                raise ValueError(f"mask {name!r} has size {list(mask.size)} but the image is [H, W] = [{h}, {w}]")
+                raise ValueError(
+                    f"mask {name!r} has size {list(mask.size)} but the image is [H, W] = [{h}, {w}]"
+                )
         return self
 
 
 def _check_kind(record: Record, kind: Kind) -> None:
+    if kind == "any":
+        return
     if kind == "gt":
         for name, value in (record.labels or {}).items():
             if value not in (None, 0, 1):
@@ -118,7 +122,9 @@ def _check_kind(record: Record, kind: Kind) -> None:
     else:
         for name, value in (record.labels or {}).items():
             if value is None or not 0.0 <= value <= 1.0:
-                raise ValueError(f"predicted label {name!r} is {value}: predictions must be probabilities in [0, 1]")
+                raise ValueError(
+                    f"predicted label {name!r} is {value}: predictions must be probabilities in [0, 1]"
+                )
         for i, box in enumerate(record.boxes or []):
             if box.score is None:
                 raise ValueError(f"predicted boxes[{i}] has no score (use 1.0 for unscored boxes)")
@@ -158,7 +164,9 @@ def iter_records(path: str | os.PathLike[str], kind: Kind) -> Iterator[tuple[int
             except ValueError as exc:
                 raise RecordError(path, lineno, f"record {raw.get('id')!r}: {exc}") from None
             if record.id in seen:
-                raise RecordError(path, lineno, f"duplicate id {record.id!r} (first on line {seen[record.id]})")
+                raise RecordError(
+                    path, lineno, f"duplicate id {record.id!r} (first on line {seen[record.id]})"
+                )
             seen[record.id] = lineno
             yield lineno, record
 
@@ -189,16 +197,25 @@ def write_records(path: str | os.PathLike[str], records: Iterable[Record | dict[
     for rec in records:
         obj = record_to_json(rec) if isinstance(rec, Record) else rec
         lines.append(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
-    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if Path(path).suffix == ".gz":
+        atomic_write_bytes(path, gzip.compress(text.encode("utf-8"), mtime=0))
+    else:
+        atomic_write_text(path, text)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -49,13 +49,17 @@ def align(task: str, gt_path: str | Path, pred_path: str | Path) -> Aligned:
             raise RecordError(pred_path, lineno, f"id {rec.id!r} is not in the ground truth {gt_path.name}")
     gt = [(ln, rec) for ln, rec in gt_all if getattr(rec, field) is not None]
     if not gt:
-        raise RecordError(gt_path, None, f"no record has a {field!r} field, so there is nothing to score for {task}")
+        raise RecordError(
+            gt_path, None, f"no record has a {field!r} field, so there is nothing to score for {task}"
+        )
     pred_by_id = {rec.id: (ln, rec) for ln, rec in pred_all}
     pred = []
     for lineno, rec in gt:
         if rec.id not in pred_by_id:
             raise RecordError(
-                pred_path, None, f"has no prediction for id {rec.id!r} (ground truth {gt_path.name} line {lineno})"
+                pred_path,
+                None,
+                f"has no prediction for id {rec.id!r} (ground truth {gt_path.name} line {lineno})",
             )
         pred.append(pred_by_id[rec.id])
     return Aligned(task, gt_path, pred_path, gt, pred)
@@ -103,7 +107,9 @@ def detection_inputs(data: Aligned, labels: list[str] | None = None) -> dict[str
     ignored = 0
     for (_, g), (p_line, p) in zip(data.gt, data.pred, strict=True):
         if p.boxes is None:
-            raise RecordError(data.pred_path, p_line, f"record {p.id!r} has no 'boxes' list (use [] for none)")
+            raise RecordError(
+                data.pred_path, p_line, f"record {p.id!r} has no 'boxes' list (use [] for none)"
+            )
         kept = [b for b in g.boxes or [] if b.label in index]
         gt_boxes.append(np.array([b.bbox for b in kept], dtype=float).reshape(-1, 4))
         gt_labels.append(np.array([index[b.label] for b in kept], dtype=np.int64))
@@ -113,7 +119,9 @@ def detection_inputs(data: Aligned, labels: list[str] | None = None) -> dict[str
                 x0, y0, x1, y1 = b.bbox
                 if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
                     raise RecordError(
-                        data.pred_path, p_line, f"record {p.id!r}: boxes[{k}] {list(b.bbox)} lies outside the {w}x{h} image"
+                        data.pred_path,
+                        p_line,
+                        f"record {p.id!r}: boxes[{k}] {list(b.bbox)} lies outside the {w}x{h} image",
                     )
         pk = [b for b in p.boxes if b.label in index]
         ignored += len(p.boxes) - len(pk)
@@ -160,7 +168,9 @@ def report_texts(data: Aligned) -> tuple[list[str], list[str]]:
     refs, hyps = [], []
     for (_, g), (p_line, p) in zip(data.gt, data.pred, strict=True):
         if p.report is None:
-            raise RecordError(data.pred_path, p_line, f"record {p.id!r} has no 'report' (use \"\" for an empty one)")
+            raise RecordError(
+                data.pred_path, p_line, f"record {p.id!r} has no 'report' (use \"\" for an empty one)"
+            )
         refs.append(g.report or "")
         hyps.append(p.report)
     return refs, hyps

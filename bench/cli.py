@@ -1,0 +1,212 @@
+"""The `cxrbench` command line. Commands stay thin: they parse, call `bench.run`, and report errors cleanly."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="cxrbench",
+    help="Evaluation and reader-study harness for unified chest X-ray models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+
+class Task(StrEnum):
+    classification = "classification"
+    localization = "localization"
+    segmentation = "segmentation"
+    report = "report"
+
+
+class LabelSet(StrEnum):
+    chexpert = "chexpert"
+    chestxray14 = "chestxray14"
+
+
+class FrocHit(StrEnum):
+    center_in_box = "center_in_box"
+    iou50 = "iou@0.5"
+
+
+class EmptyRule(StrEnum):
+    exclude = "exclude"
+    one = "one"
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """Run a command body; bad input becomes one clear line on stderr and exit status 2."""
+    from bench.records import RecordError
+
+    try:
+        return action()
+    except (RecordError, ValueError, FileNotFoundError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _split_labels(labels: str | None) -> list[str] | None:
+    return [s.strip() for s in labels.split(",") if s.strip()] if labels else None
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _print_metrics(results: dict[str, Any]) -> None:
+    table = Table(title=f"{results['task']} (n = {results['n']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI", justify="right")
+    for name, m in results["metrics"].items():
+        value = "—" if m["value"] is None else f"{m['value']:.4f}"
+        ci = "—" if m["ci95"] is None else f"[{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]"
+        table.add_row(name, value, ci)
+    out.print(table)
+
+
+@app.command()
+def score(
+    task: Annotated[Task, typer.Option(help="Which task's metrics to compute.")],
+    gt: Annotated[Path, typer.Option(help="Ground-truth JSONL (record format, docs/formats.md).")],
+    pred: Annotated[Path, typer.Option(help="Predictions JSONL with the same ids.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Results JSON to write.")],
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap replicates for 95% CIs (0 = none).")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    labels: Annotated[
+        str | None, typer.Option(help="Comma-separated labels to score (default: all in GT).")
+    ] = None,
+    froc_hit: Annotated[FrocHit, typer.Option(help="Localization: FROC hit rule.")] = FrocHit.center_in_box,
+    empty_rule: Annotated[
+        EmptyRule, typer.Option(help="Segmentation: both-empty masks.")
+    ] = EmptyRule.exclude,
+    ce_labelset: Annotated[
+        LabelSet, typer.Option(help="Report: labels for clinical efficacy.")
+    ] = LabelSet.chexpert,
+    bertscore_model: Annotated[
+        Path | None,
+        typer.Option(help="Report: local model directory for BERTScore (omit to skip BERTScore)."),
+    ] = None,
+    bertscore_layers: Annotated[int | None, typer.Option(help="Report: BERTScore layer.")] = None,
+    bertscore_idf: Annotated[bool, typer.Option(help="Report: BERTScore idf weighting.")] = False,
+    bertscore_baseline: Annotated[
+        Path | None, typer.Option(help="Report: baseline-rescaling file (only for published models).")
+    ] = None,
+    meteor: Annotated[bool, typer.Option(help="Report: run METEOR 1.5 (needs Java).")] = True,
+    quiet: Annotated[bool, typer.Option(help="Do not print the metric table.")] = False,
+) -> None:
+    """Score a prediction file against ground truth and write one results JSON."""
+    from bench.run.score import ScoreSettings, score_files
+
+    settings = ScoreSettings(
+        n_boot=bootstrap,
+        seed=seed,
+        labels=_split_labels(labels),
+        froc_hit=froc_hit.value,
+        empty_rule=empty_rule.value,
+        ce_labelset=ce_labelset.value,
+        bertscore_model=str(bertscore_model) if bertscore_model else None,
+        bertscore_layers=bertscore_layers,
+        bertscore_idf=bertscore_idf,
+        bertscore_baseline=str(bertscore_baseline) if bertscore_baseline else None,
+        meteor=meteor,
+    )
+    results = _guarded(lambda: score_files(task.value, gt, pred, out_path, settings))
+    if not quiet:
+        _print_metrics(results)
+    err.print(f"wrote {out_path}")
+
+
+@app.command()
+def compare(
+    task: Annotated[Task, typer.Option(help="Which task's metrics to compare.")],
+    gt: Annotated[Path, typer.Option(help="Ground-truth JSONL.")],
+    pred_a: Annotated[Path, typer.Option(help="Predictions of model A.")],
+    pred_b: Annotated[Path, typer.Option(help="Predictions of model B.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Comparison JSON to write.")],
+    metrics: Annotated[
+        str | None, typer.Option(help="Comma-separated metric names (default: the task's headline).")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(min=1, help="Paired bootstrap replicates.")] = 1000,
+    permutations: Annotated[int, typer.Option(min=1, help="Approximate-randomization permutations.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated labels (default: all in GT).")] = None,
+) -> None:
+    """Paired tests between two prediction files on the same cases (bootstrap, approximate randomization, DeLong)."""
+    from bench.run.compare import compare_files
+
+    results = _guarded(
+        lambda: compare_files(
+            task.value,
+            gt,
+            pred_a,
+            pred_b,
+            out_path,
+            metrics=_split_labels(metrics),
+            n_boot=bootstrap,
+            n_perm=permutations,
+            seed=seed,
+            labels=_split_labels(labels),
+        )
+    )
+    table = Table(title=f"{task.value}: A = {pred_a.name}, B = {pred_b.name} (n = {results['n']})")
+    for col in ("metric", "A", "B", "A − B", "95% CI", "p (bootstrap)", "p (AR)"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for name, c in results["comparisons"].items():
+        ci = c["paired_bootstrap"]["ci95"]
+        table.add_row(
+            name,
+            _fmt(c["a"], ".4f"),
+            _fmt(c["b"], ".4f"),
+            _fmt(c["diff"], "+.4f"),
+            "—" if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]",
+            _fmt(c["paired_bootstrap"]["p_value"], ".4g"),
+            _fmt(c["approximate_randomization"]["p_value"], ".4g"),
+        )
+    out.print(table)
+    err.print(f"wrote {out_path}")
+
+
+@app.command("label-reports")
+def label_reports_command(
+    in_path: Annotated[Path, typer.Option("--in", help="JSONL with 'id' and 'report' per line.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="CSV to write: one row per id, one column per label.")
+    ],
+    labelset: Annotated[LabelSet, typer.Option(help="Which labels to extract.")] = LabelSet.chexpert,
+) -> None:
+    """Label free-text reports with the offline rule-based labeler (values 1 / 0 / -1 / blank)."""
+    from bench.run.label_reports import label_reports_file
+
+    n = _guarded(lambda: label_reports_file(in_path, out_path, labelset.value))
+    err.print(f"labelled {n} reports -> {out_path}")
+
+
+@app.command()
+def version() -> None:
+    """Print the cxrbench version."""
+    from importlib.metadata import version as dist_version
+
+    out.print(dist_version("cxrbench"))
+
+
+def main() -> None:
+    app(prog_name="cxrbench")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

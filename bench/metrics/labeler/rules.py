@@ -1,0 +1,179 @@
+"""Negation and uncertainty rules over one sentence, in the spirit of NegBio / the CheXpert labeler.
+
+The dependency-graph patterns of those tools are translated into clause-scoped token rules:
+a cue affects a mention only inside the same clause (clauses end at "but", "however", "which",
+";", "with", "there is", ...). Order of checks follows the CheXpert labeler's ModifiedDetector:
+pre-negation uncertainty ("cannot be excluded"), then negation, then uncertainty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+POSITIVE, NEGATIVE, UNCERTAIN = 1.0, 0.0, -1.0
+
+_CLAUSE_BREAK = re.compile(
+    r"[;:()]|\b(?:but|however|although|though|whereas|while|which|except|aside from|apart from|otherwise|"
+    r"nevertheless|yet|with|given|there (?:is|are|was|were|has|have)|in addition|additionally|also|"
+    r"now|then|again|previously)\b"
+)
+# Word sequences that contain a negation word without negating what follows.
+_PSEUDO_NEGATION = re.compile(
+    r"\b(?:no|without)(?: \w+)?(?: interval| significant)? (?:change|changes|increase|increased|progression|"
+    r"worsening|difference|improvement)\b|\bnot (?:only|necessarily)\b|\bgram[- ]negative\b"
+)
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|without|negative for|free of|clear of|clearing of|absence of|absent|resolution of|resolved|"
+    r"removal of|removed|rather than|ruled out|never|nor|neither|lack of|instead of|exclude[sd]?|excluding|"
+    r"disappearance of|interval resolution|denies|denied)\b"
+)
+# A verb between a negation cue and the mention ends the cue's reach ("no x is seen, y is present").
+_FINITE_VERB = re.compile(
+    r"\b(?:is|are|was|were|seen|noted|identified|present|demonstrated|visuali[sz]ed|appreciated|evident|"
+    r"shows?|showing|demonstrates?|remains?|persists?|has|have)\b"
+)
+# ... unless the mention is what the negated thing would "suggest" ("no opacity to suggest pneumonia").
+_NEGATED_INFERENCE = re.compile(
+    r"\b(?:no|without)\b.*\b(?:to suggest|to indicate|to explain|suggesting|suggestive of|to represent|"
+    r"compatible with|consistent with|characteristic of|diagnostic of|for)\b[^,]*$"
+)
+_NEGATION_AFTER = re.compile(
+    r"^[^,]{0,50}?\b(?:(?:is|are|was|were|has been|have been|be)\s+)?(?:not|no longer)\s+(?:\w+ly\s+)?(?:be\s+)?"
+    r"(?:seen|identified|present|visuali[sz]ed|demonstrated|appreciated|noted|evident|detected|visible|apparent|"
+    r"observed|shown|found|definitely seen|enlarged)\b"
+    r"|^[^,]{0,40}?\b(?:(?:has|have|had)\s+(?:now\s+)?)?(?:resolved|cleared|disappeared|been removed|removed)\b"
+    r"|^\s*(?:(?:is|are)\s+)?(?:absent|negative)\b"
+)
+_PRENEG_UNCERTAIN_BEFORE = re.compile(
+    r"\b(?:cannot|can not|can't|could not|couldn't|not|difficult to|unable to|impossible to|hard to)\s+"
+    r"(?:be\s+)?(?:\w+ly\s+)?(?:exclude|excluded|rule out|ruled out)\b"
+)
+_PRENEG_UNCERTAIN_AFTER = re.compile(
+    r"^[^.]{0,50}?\b(?:cannot|can not|can't|could not|couldn't|not|difficult to)\s+(?:be\s+)?(?:\w+ly\s+)?"
+    r"(?:excluded|ruled out|exclude|rule out)\b"
+)
+_NO_NEW_BEFORE = re.compile(r"\bno (?:\w+ )?new\b")
+_UNCERTAIN_BEFORE = re.compile(
+    r"\b(?:may|might|could|possible|possibly|probable|probably|likely|questionable|questionably|question of|"
+    r"questioned|suspect|suspected|suspicious|suspicion|concern|concerning|worrisome|suggest|suggests|"
+    r"suggested|suggesting|suggestive|consider|considered|consideration|differential|versus|vs|presumed|"
+    r"presumably|presumptive|perhaps|maybe|borderline|equivocal|indeterminate|uncertain|unclear|rule out|"
+    r"evaluate for|assess for|favor|favored|favoring|cannot exclude|correlate|correlation|or less likely)\b"
+)
+_UNCERTAIN_AFTER = re.compile(
+    r"^\s*(?:\?|versus\b|vs\b|or less likely\b|if any\b|if present\b)"
+    r"|^(?:\s*[\w'-]+){0,5}?\s+(?:is|are|was|were|remains?|seems?|appears?)\s+(?:\w+ly\s+)?"
+    r"(?:possible|suspected|questioned|questionable|likely|not excluded|a consideration|considered|"
+    r"in question|favored|less likely|uncertain|unclear|equivocal)\b"
+)
+_OR_ADJACENT_BEFORE = re.compile(r"\bor\s+(?:[\w-]+\s+){0,2}$")
+_OR_ADJACENT_AFTER = re.compile(r"^\s*(?:[\w-]+\s+){0,1}or\b")
+
+# Size words for anatomy mentions ("heart size is normal" / "the heart is enlarged").
+_NORMAL_SIZE = re.compile(
+    r"\b(?:upper limits? of normal|top[- ]normal|top of normal|high[- ]normal|within normal limits|normal|"
+    r"unremarkable|wnl|negative)\b"
+)
+_ENLARGED_SIZE = re.compile(
+    r"\b(?:enlarge\w*|large|larger|increased|increasing|prominent|prominence|widen\w*|widening|big|"
+    r"cardiomegaly|dilat\w*|borderline)\b"
+)
+_STABLE = re.compile(r"\b(?:stable|unchanged|similar|no change|not changed|no significant change)\b")
+_NEGATED_QUALIFIER = re.compile(r"\b(?:not|no|without)\s+(?:\w+ly\s+)?(?:\w+\s+)?$")
+_NOT_ASSESSABLE = re.compile(
+    r"\b(?:cannot|can not|can't|could not|difficult to|not|poorly|incompletely)\s+(?:be\s+)?(?:well\s+)?"
+    r"(?:assess|assessed|evaluate|evaluated|visuali[sz]ed)|\bobscur"
+)
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    """Label-set conventions that differ between the CheXpert labeler and NegBio-style labelling."""
+
+    no_new_is_uncertain: bool = False  # CheXpert: "no new effusion" -> uncertain
+    stable_anatomy_is_uncertain: bool = False  # CheXpert: "stable cardiac silhouette" -> uncertain
+    or_is_uncertain: bool = False  # CheXpert: "atelectasis or consolidation" -> uncertain
+    heart_failure_adds_uncertain_cardiomegaly: bool = False  # CheXpert: "chf" -> Cardiomegaly -1
+
+
+def mask_pseudo_negations(sentence: str) -> str:
+    """Blank out phrases like "no change in" so their "no" is not read as a negation cue."""
+    return _PSEUDO_NEGATION.sub(lambda m: "~" * len(m.group(0)), sentence)
+
+
+def clause_bounds(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """(left, right) offsets of the clause around sentence[start:end]."""
+    left = 0
+    for match in _CLAUSE_BREAK.finditer(sentence, 0, start):
+        left = match.end()
+    after = _CLAUSE_BREAK.search(sentence, end)
+    right = after.start() if after else len(sentence)
+    return left, right
+
+
+def _negated_before(before: str) -> bool:
+    cue = None
+    for cue in _NEGATION_BEFORE.finditer(before):
+        pass
+    if cue is None:
+        return False
+    gap = before[cue.end() :]
+    return not _FINITE_VERB.search(gap) or bool(_NEGATED_INFERENCE.search(before))
+
+
+def classify_finding(sentence: str, start: int, end: int, options: RuleOptions) -> float:
+    """Value of a finding mention at sentence[start:end] (sentence already pseudo-negation masked)."""
+    left, right = clause_bounds(sentence, start, end)
+    before, after = sentence[left:start], sentence[end:right]
+    if _PRENEG_UNCERTAIN_BEFORE.search(before) or _PRENEG_UNCERTAIN_AFTER.search(sentence[end:]):
+        return UNCERTAIN
+    if options.no_new_is_uncertain and _NO_NEW_BEFORE.search(before):
+        return UNCERTAIN
+    if _negated_before(before) or _NEGATION_AFTER.search(after):
+        return NEGATIVE
+    if _UNCERTAIN_BEFORE.search(before) or _UNCERTAIN_AFTER.search(sentence[end:]):
+        return UNCERTAIN
+    if options.or_is_uncertain and (_OR_ADJACENT_BEFORE.search(before) or _OR_ADJACENT_AFTER.search(after)):
+        return UNCERTAIN
+    return POSITIVE
+
+
+def classify_anatomy(sentence: str, start: int, end: int, options: RuleOptions) -> float | None:
+    """Value of a structure mention ("heart size"): None when no size statement is attached to it."""
+    left, right = clause_bounds(sentence, start, end)
+    before, after = sentence[left:start], sentence[end:right]
+    if _NOT_ASSESSABLE.search(after):
+        return UNCERTAIN if options.stable_anatomy_is_uncertain else None
+    normal = _NORMAL_SIZE.search(after)
+    enlarged = _ENLARGED_SIZE.search(after)
+    if normal and enlarged:
+        qualifier, is_enlarged = (normal, False) if normal.start() < enlarged.start() else (enlarged, True)
+        qualifier_text = after
+    elif normal or enlarged:
+        qualifier, is_enlarged, qualifier_text = (normal or enlarged), enlarged is not None, after
+    else:
+        near_before = before[-40:]
+        qualifier_text = near_before
+        qualifier = None
+        for qualifier in _ENLARGED_SIZE.finditer(near_before):
+            is_enlarged = True
+        if qualifier is None:
+            for qualifier in _NORMAL_SIZE.finditer(near_before):
+                is_enlarged = False
+    if qualifier is None:
+        stable = _STABLE.search(after) or _STABLE.search(before[-30:])
+        if options.stable_anatomy_is_uncertain and stable:
+            return UNCERTAIN
+        return None
+    if _NEGATED_QUALIFIER.search(qualifier_text[: qualifier.start()]):
+        is_enlarged = not is_enlarged
+    if not is_enlarged:
+        return NEGATIVE
+    if (
+        qualifier.group(0) == "borderline"
+        or _UNCERTAIN_BEFORE.search(before)
+        or _UNCERTAIN_BEFORE.search(qualifier_text[: qualifier.start()])
+    ):
+        return UNCERTAIN
+    return POSITIVE

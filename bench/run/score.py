@@ -1,0 +1,153 @@
+"""`cxrbench score`: ground-truth file + prediction file -> one results file.
+
+Results files are deterministic: the same inputs and settings give byte-identical output (no timestamps here).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.metrics.types import TaskResult
+from bench.records import atomic_write_text
+from bench.run.align import (
+    Aligned,
+    align,
+    classification_arrays,
+    detection_inputs,
+    report_texts,
+    segmentation_inputs,
+)
+from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
+
+RESULTS_SCHEMA_VERSION = 1
+TASKS = ("classification", "localization", "segmentation", "report")
+
+
+@dataclass
+class ScoreSettings:
+    """Everything besides the two files that changes a number; recorded in `settings`."""
+
+    n_boot: int = 1000
+    seed: int = 0
+    labels: list[str] | None = None
+    froc_hit: str = "center_in_box"
+    empty_rule: str = "exclude"
+    ce_labelset: str = "chexpert"
+    bertscore_model: str | None = None
+    bertscore_layers: int | None = None
+    bertscore_idf: bool = False
+    bertscore_baseline: str | None = None
+    meteor: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def for_task(self, task: str) -> dict[str, Any]:
+        common = {"bootstrap_replicates": self.n_boot, "seed": self.seed, "ci_level": 0.95}
+        if task == "classification":
+            return {**common, "labels": self.labels}
+        if task == "localization":
+            return {**common, "labels": self.labels, "froc_hit": self.froc_hit}
+        if task == "segmentation":
+            return {**common, "empty_rule": self.empty_rule}
+        return {
+            **common,
+            "ce_labelset": self.ce_labelset,
+            "bertscore_model": self.bertscore_model,
+            "bertscore_layers": self.bertscore_layers,
+            "bertscore_idf": self.bertscore_idf,
+            "bertscore_baseline": self.bertscore_baseline,
+            "meteor": self.meteor,
+        }
+
+
+def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
+    """Dispatch to the pure task scorer (imported lazily: some pull heavy libraries)."""
+    if data.task == "classification":
+        from bench.metrics.classification import score_classification
+
+        y_true, y_score, labels = classification_arrays(data, settings.labels)
+        return score_classification(y_true, y_score, labels, n_boot=settings.n_boot, seed=settings.seed)
+    if data.task == "localization":
+        from bench.metrics.localization import DetectionSet, score_localization
+
+        inputs = detection_inputs(data, settings.labels)
+        ignored = inputs.pop("ignored_pred_boxes")
+        result = score_localization(
+            DetectionSet(**inputs), n_boot=settings.n_boot, seed=settings.seed, froc_hit=settings.froc_hit
+        )
+        result.notes["predicted_boxes_with_labels_outside_vocabulary"] = ignored
+        return result
+    if data.task == "segmentation":
+        from bench.metrics.segmentation import score_segmentation
+
+        inputs = segmentation_inputs(data)
+        return score_segmentation(
+            inputs["gt"],
+            inputs["pred"],
+            spacing=inputs["spacing"],
+            empty_rule=settings.empty_rule,
+            n_boot=settings.n_boot,
+            seed=settings.seed,
+        )
+    from bench.metrics.report_task import score_report
+
+    refs, hyps = report_texts(data)
+    return score_report(
+        refs,
+        hyps,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+        ce_labelset=settings.ce_labelset,
+        bertscore_model=settings.bertscore_model,
+        bertscore_layers=settings.bertscore_layers,
+        bertscore_idf=settings.bertscore_idf,
+        bertscore_baseline=settings.bertscore_baseline,
+        run_meteor=settings.meteor,
+    )
+
+
+_TASK_PACKAGES = {
+    "classification": (),
+    "localization": ("faster-coco-eval", "pycocotools"),
+    "segmentation": ("pycocotools",),
+    "report": ("bert-score", "transformers", "torch", "nltk"),
+}
+
+
+def build_results(
+    task: str, gt_path: str | Path, pred_path: str | Path, settings: ScoreSettings
+) -> dict[str, Any]:
+    data = align(task, gt_path, pred_path)
+    result = score_aligned(data, settings)
+    body = result.to_json()
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "task": task,
+        "n": len(data.gt),
+        "metrics": body["metrics"],
+        "per_label": body["per_label"],
+        "conventions": body["conventions"],
+        "settings": settings.for_task(task),
+        "notes": body["notes"],
+        "provenance": {
+            "inputs": file_provenance({"gt": data.gt_path, "pred": data.pred_path}),
+            "ids_sha256": sha256_text_lines(sorted(data.ids)),
+            "versions": package_versions(_TASK_PACKAGES[task]),
+            "seed": settings.seed,
+        },
+    }
+
+
+def results_json(results: dict[str, Any]) -> str:
+    return json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def score_files(
+    task: str, gt_path: str | Path, pred_path: str | Path, out_path: str | Path, settings: ScoreSettings
+) -> dict[str, Any]:
+    """Score and write atomically: on any error nothing is written."""
+    results = build_results(task, gt_path, pred_path, settings)
+    atomic_write_text(out_path, results_json(results))
+    return results
