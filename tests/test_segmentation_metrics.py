@@ -83,6 +83,17 @@ def test_encode_decode_roundtrip_and_str_counts():
             assert coco_mask.area(rle) == mask.sum()
 
 
+def test_uncompressed_list_counts_are_accepted():
+    rng = np.random.default_rng(6)
+    gt, pred = rng.random((9, 11)) < 0.5, rng.random((9, 11)) < 0.5
+    flat = gt.ravel(order="F").astype(np.int8)
+    change = np.flatnonzero(np.diff(np.r_[0, flat, 1 - flat[-1]]))  # run boundaries, first run = zeros
+    uncompressed = {"size": [9, 11], "counts": np.diff(np.r_[0, change]).tolist()}
+    assert sum(uncompressed["counts"]) == gt.size
+    scores = segmentation_per_image([uncompressed], [encode_mask(pred)], hd95=False)
+    assert abs(scores.dice[0] - numpy_dice_iou(gt, pred)[0]) <= 1e-12
+
+
 def test_polygon_to_rle_rectangle_forms_and_union():
     # COCO rasterises an integer rectangle (x0, y0)-(x1, y1) to rows y0..y1-1, cols x0..x1-1.
     expected = np.zeros((20, 30), bool)

@@ -103,9 +103,9 @@ def _edge_pixels(mask: np.ndarray) -> np.ndarray:
 
 
 def _symmetric_percentile_distance(edges_a: np.ndarray, edges_b: np.ndarray, percentile: float) -> float:
-    dist_a_to_b, _ = cKDTree(edges_b).query(edges_a)
-    dist_b_to_a, _ = cKDTree(edges_a).query(edges_b)
-    return float(np.percentile(dist_a_to_b, percentile))
+    dist_a_to_b, _ = cKDTree(edges_b, balanced_tree=False, compact_nodes=False).query(edges_a)
+    dist_b_to_a, _ = cKDTree(edges_a, balanced_tree=False, compact_nodes=False).query(edges_b)
+    return float(max(np.percentile(dist_a_to_b, percentile), np.percentile(dist_b_to_a, percentile)))
 
 
 def hd95_from_rles(
@@ -116,7 +116,7 @@ def hd95_from_rles(
     col0, row0 = int(min(gt_box[0], pred_box[0])), int(min(gt_box[1], pred_box[1]))
     col1 = int(max(gt_box[0] + gt_box[2], pred_box[0] + pred_box[2]))
     row1 = int(max(gt_box[1] + gt_box[3], pred_box[1] + pred_box[3]))
-    both = coco_mask.decode([gt_rle, pred_rle])[row0:row1, col0:col1].astype(bool)
+    both = coco_mask.decode([gt_rle, pred_rle])[row0:row1, col0:col1].view(bool)
     gt_edges, pred_edges = _edge_pixels(both[:, :, 0]), _edge_pixels(both[:, :, 1])
     hd_px = _symmetric_percentile_distance(gt_edges, pred_edges, percentile)
     if spacing is None:
@@ -140,10 +140,14 @@ class PerImageScores:
     hd95_mm: np.ndarray | None  # None unless spacing is known for every annotated image
 
 
-def _size(rle: Rle, structure: str, index: int, role: str) -> tuple[int, int]:
+def _prepared(rle: object, structure: str, index: int, role: str) -> tuple[Rle, tuple[int, int]]:
+    """Checked RLE (uncompressed list counts are compressed) and its (H, W)."""
     try:
         rle = _checked_rle(rle)
-        return int(rle["size"][0]), int(rle["size"][1])
+        height, width = int(rle["size"][0]), int(rle["size"][1])
+        if isinstance(rle["counts"], list):
+            rle = coco_mask.frPyObjects(rle, height, width)
+        return rle, (height, width)
     except (ValueError, TypeError, IndexError) as err:
         raise ValueError(f"structure {structure!r}, image {index}: bad {role} RLE ({err})") from err
 
@@ -159,7 +163,9 @@ def segmentation_per_image(
     hd95_one_empty: str = "exclude",
 ) -> PerImageScores:
     """Per-image Dice / IoU / HD95 for one structure (see `score_segmentation` for the rules)."""
+    _check_rules(empty_rule, hd95_one_empty)
     n = len(gt_rles)
+    _validate_spacing(spacing, n)
     pred_rles = [None] * n if pred_rles is None else pred_rles
     if len(pred_rles) != n:
         raise ValueError(f"structure {structure!r}: {len(pred_rles)} predictions for {n} gt images")
@@ -168,11 +174,11 @@ def segmentation_per_image(
     for i, (gt_rle, pred_rle) in enumerate(zip(gt_rles, pred_rles, strict=True)):
         if gt_rle is None:
             continue
-        height, width = _size(gt_rle, structure, i, "gt")
+        gt_rle, (height, width) = _prepared(gt_rle, structure, i, "gt")
         gt_area = int(coco_mask.area(gt_rle))
         pred_area = 0
         if pred_rle is not None:
-            pred_size = _size(pred_rle, structure, i, "pred")
+            pred_rle, pred_size = _prepared(pred_rle, structure, i, "pred")
             if pred_size != (height, width):
                 raise ValueError(
                     f"structure {structure!r}, image {i}: gt size {[height, width]} != pred size {list(pred_size)}"
@@ -200,7 +206,9 @@ def segmentation_per_image(
             inter = int(coco_mask.area(coco_mask.merge([gt_rle, pred_rle], intersect=True)))
         dice[i] = 2.0 * inter / (gt_area + pred_area)
         iou[i] = inter / (gt_area + pred_area - inter)
-        if hd95:
+        if hd95 and inter == gt_area == pred_area:  # identical masks
+            hd_px[i] = hd_mm[i] = 0.0
+        elif hd95:
             hd_px[i], mm = hd95_from_rles(gt_rle, pred_rle, px_spacing)
             if mm is not None:
                 hd_mm[i] = mm
@@ -212,6 +220,13 @@ def segmentation_per_image(
 
 
 # ----------------------------------------------------------------------------- corpus scorer
+
+
+def _check_rules(empty_rule: str, hd95_one_empty: str) -> None:
+    if empty_rule not in EMPTY_RULES:
+        raise ValueError(f"empty_rule must be one of {EMPTY_RULES}, got {empty_rule!r}")
+    if hd95_one_empty not in HD95_ONE_EMPTY_RULES:
+        raise ValueError(f"hd95_one_empty must be one of {HD95_ONE_EMPTY_RULES}, got {hd95_one_empty!r}")
 
 
 def _validate_spacing(spacing: Sequence[Spacing | None] | None, n_images: int) -> None:
@@ -275,12 +290,9 @@ def score_segmentation(
     ``pred`` None, or a structure absent from ``pred``: empty prediction. ``spacing[i]`` = (row_mm, col_mm).
     ``empty_rule`` for gt and prediction both empty: "exclude" (not counted) or "one" (Dice = IoU = 1,
     HD95 = 0). Exactly one empty: Dice = IoU = 0; HD95 excluded (``hd95_one_empty="exclude"``, counted in
-    notes) or the image diagonal (``"diagonal"``).
+    notes) or the image diagonal (``"diagonal"``: hypot(H, W) pixels, in mm with the spacing).
     """
-    if empty_rule not in EMPTY_RULES:
-        raise ValueError(f"empty_rule must be one of {EMPTY_RULES}, got {empty_rule!r}")
-    if hd95_one_empty not in HD95_ONE_EMPTY_RULES:
-        raise ValueError(f"hd95_one_empty must be one of {HD95_ONE_EMPTY_RULES}, got {hd95_one_empty!r}")
+    _check_rules(empty_rule, hd95_one_empty)
     lengths = {structure: len(rles) for structure, rles in gt.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"every structure must list the same images; lengths per structure: {lengths}")
@@ -372,7 +384,11 @@ def score_segmentation(
         if empty_rule == "exclude"
         else "dice = iou = 1, hd95 = 0",
         "one_empty": "dice = iou = 0; hd95 "
-        + ("undefined, excluded from the hd95 mean" if hd95_one_empty == "exclude" else "= image diagonal"),
+        + (
+            "undefined, excluded from the hd95 mean"
+            if hd95_one_empty == "exclude"
+            else "= image diagonal hypot(H, W)"
+        ),
         "dice": "2|G∩P| / (|G|+|P|) per image from RLE areas (pycocotools area / merge(intersect=True))",
         "iou": "|G∩P| / |G∪P| per image (equals pycocotools.mask.iou)",
         "hd95": "MONAI compute_hausdorff_distance(percentile=95, directed=False): edges = mask XOR "

@@ -1,0 +1,38 @@
+"""Project-level guarantees: ruff clean, lazy heavy imports, the console script exists."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_clean() -> None:
+    dirs = [d for d in ("bench", "readerstudy", "leaderboards", "tests", "benchmarks") if (ROOT / d).is_dir()]
+    ruff = Path(sys.executable).with_name("ruff")
+    check = subprocess.run([str(ruff), "check", *dirs], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = subprocess.run([str(ruff), "format", "--check", *dirs], cwd=ROOT, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_cli_import_is_light() -> None:
+    """`cxrbench --help` must not pay for torch / evaluate / datasets / transformers imports."""
+    code = (
+        "import sys, json, bench.cli, bench.run.score, bench.records;"
+        "print(json.dumps(sorted(m for m in ('torch','evaluate','datasets','transformers','bert_score','streamlit')"
+        " if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_console_script_runs() -> None:
+    exe = Path(sys.executable).with_name("cxrbench")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("score", "compare", "label-reports"):
+        assert command in result.stdout
