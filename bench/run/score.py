@@ -110,7 +110,7 @@ def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
 
 _TASK_PACKAGES = {
     "classification": (),
-    "localization": ("faster-coco-eval", "pycocotools"),
+    "localization": (),
     "segmentation": ("pycocotools",),
     "report": ("bert-score", "transformers", "torch", "nltk"),
 }
