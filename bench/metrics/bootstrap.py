@@ -11,11 +11,21 @@ def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.integers(0, n, size=(n_boot, n), dtype=np.int64)
 
 
-def bootstrap_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n) multiplicities of each case in each replicate (same draws as `bootstrap_indices`)."""
-    idx = bootstrap_indices(n, n_boot, seed)
-    offsets = (np.arange(n_boot, dtype=np.int64) * n)[:, None]
-    return np.bincount((idx + offsets).ravel(), minlength=n_boot * n).reshape(n_boot, n)
+def bootstrap_counts(n: int, n_boot: int, seed: int, chunk_rows: int = 64) -> np.ndarray:
+    """(n_boot, n) int32 multiplicities of each case in each replicate (same draws as `bootstrap_indices`).
+
+    Drawn in row chunks from the same generator, which yields the same stream as one big draw, so memory stays
+    at one (chunk_rows, n) index block.
+    """
+    rng = np.random.default_rng(seed)
+    counts = np.empty((n_boot, n), dtype=np.int32)
+    offsets = (np.arange(chunk_rows, dtype=np.int64) * n)[:, None]
+    for start in range(0, n_boot, chunk_rows):
+        rows = min(chunk_rows, n_boot - start)
+        idx = rng.integers(0, n, size=(rows, n), dtype=np.int64)
+        flat = np.bincount((idx + offsets[:rows]).ravel(), minlength=rows * n)
+        counts[start : start + rows] = flat.reshape(rows, n)
+    return counts
 
 
 def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:

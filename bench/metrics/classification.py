@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
 from bench.metrics.significance import delong_auc_ci
 from bench.metrics.types import MetricValue, TaskResult
 
-# Replicates are processed in blocks so the (cases x replicates) work arrays stay small (~8 MB).
-_BLOCK_BYTES = 8 * 2**20
+# Replicates are processed in blocks so the (cases x replicates) work arrays stay small (~12 MB).
+_BLOCK_BYTES = 12 * 2**20
 
 CONVENTIONS: dict[str, Any] = {
     "unknown_labels": "NaN in y_true = unknown ground truth, excluded for that label only",
@@ -38,40 +39,41 @@ CONVENTIONS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class _SortedLabel:
-    """One label's known cases split by class, each sorted by ascending score, plus tie structure."""
+class _LabelBuckets:
+    """One label's known cases pooled into score buckets; sorting happens once, here.
 
-    neg_rows: np.ndarray  # case indices of negatives, ascending score
-    pos_rows: np.ndarray  # case indices of positives, ascending score
-    group_start: np.ndarray  # index into pos_rows where each distinct positive score begins
-    group_end: np.ndarray  # ... and ends (exclusive)
-    neg_below: np.ndarray  # per positive group: number of negatives with a strictly lower score
-    neg_below_or_tied: np.ndarray  # per positive group: number of negatives with score <= it
-    has_ties: bool
+    `pool` maps cases to bucket rows (0/1 sparse matrix), so `pool @ weights` sums each bucket's weights
+    for every replicate at once. With t_0 > t_1 > ... the distinct positive scores, the rows are: negative
+    buckets in descending score order -- (t_0, inf), [t_0], (t_1, t_0), [t_1], ..., (-inf, t_last), the
+    [t_d] "tied" buckets only present when some negative ties a positive score -- then one row of
+    positives per t_d.
+    """
+
+    pool: sparse.csr_array
+    n_neg_buckets: int
+    n_groups: int  # distinct positive scores
+    tied: bool  # whether the [t_d] negative buckets are present
 
 
-def _sort_label(known_y: np.ndarray, known_s: np.ndarray, known_rows: np.ndarray) -> _SortedLabel:
+def _bucket_label(known_y: np.ndarray, known_s: np.ndarray, known_rows: np.ndarray, n: int) -> _LabelBuckets:
     pos = known_y == 1.0
-    neg_order = np.argsort(known_s[~pos], kind="stable")
-    pos_order = np.argsort(known_s[pos], kind="stable")
-    neg_scores = known_s[~pos][neg_order]
-    pos_scores = known_s[pos][pos_order]
-    is_start = np.ones(pos_scores.size, dtype=bool)
-    is_start[1:] = pos_scores[1:] != pos_scores[:-1]
-    group_start = np.flatnonzero(is_start)
-    group_end = np.append(group_start[1:], pos_scores.size)
-    group_scores = pos_scores[group_start]
-    below = np.searchsorted(neg_scores, group_scores, side="left")
-    below_or_tied = np.searchsorted(neg_scores, group_scores, side="right")
-    return _SortedLabel(
-        neg_rows=known_rows[~pos][neg_order],
-        pos_rows=known_rows[pos][pos_order],
-        group_start=group_start,
-        group_end=group_end,
-        neg_below=below,
-        neg_below_or_tied=below_or_tied,
-        has_ties=bool(np.any(below != below_or_tied)),
+    ascending = np.unique(known_s[pos])
+    n_groups = ascending.size
+    neg_scores = known_s[~pos]
+    groups_above = n_groups - np.searchsorted(ascending, neg_scores, side="right")
+    ties = groups_above < n_groups
+    ties[ties] = ascending[n_groups - 1 - groups_above[ties]] == neg_scores[ties]
+    tied = bool(ties.any())
+    neg_bucket = 2 * groups_above + ties if tied else groups_above
+    n_neg_buckets = 2 * n_groups + 1 if tied else n_groups + 1
+    bucket = np.empty(known_rows.size, dtype=np.int64)
+    bucket[~pos] = neg_bucket
+    bucket[pos] = n_neg_buckets + n_groups - 1 - np.searchsorted(ascending, known_s[pos], side="left")
+    pool = sparse.csr_array(
+        (np.ones(known_rows.size, dtype=_weight_dtype(n)), (bucket, known_rows)),
+        shape=(n_neg_buckets + n_groups, n),
     )
+    return _LabelBuckets(pool=pool, n_neg_buckets=n_neg_buckets, n_groups=n_groups, tied=tied)
 
 
 def _prefix_sum_rows(x: np.ndarray) -> None:
@@ -89,48 +91,42 @@ def _prefix_sum_rows(x: np.ndarray) -> None:
     for i in range(1, k):
         np.add(blocks[:, i], blocks[:, i - 1], out=blocks[:, i])
     if n_blocks > 1:
-        block_offsets = np.cumsum(blocks[:-1, -1], axis=0)
+        block_offsets = np.cumsum(blocks[:-1, -1], axis=0, dtype=x.dtype)
         blocks[1:] += block_offsets[:, None, :]
     for i in range(n_blocks * k, n_rows):
         np.add(x[i], x[i - 1], out=x[i])
 
 
-def _cumulative_rows(weights_t: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """(len(rows)+1, b): row k = summed weights of the first k of `rows` (row 0 = 0)."""
-    cum = np.empty((rows.size + 1, weights_t.shape[1]), dtype=weights_t.dtype)
-    cum[0] = 0
-    np.take(weights_t, rows, axis=0, out=cum[1:])
-    _prefix_sum_rows(cum[1:])
-    return cum
-
-
-def _weighted_auc_ap(label: _SortedLabel, weights_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _weighted_auc_ap(label: _LabelBuckets, weights_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AUC and AP of one label for each column of `weights_t` ((n_cases, b) integer multiplicities).
 
-    Integer weights are summed in their own dtype (a replicate's total weight is n, so int32 suffices).
+    Counts are summed exactly in the weights' unsigned dtype (a replicate's total weight is n, see
+    `_weight_dtype`); only AP's precision and the final ratios are floating point.
     """
-    cum_neg = _cumulative_rows(weights_t, label.neg_rows)
-    cum_pos = _cumulative_rows(weights_t, label.pos_rows)
-    n_neg = cum_neg[-1]
-    n_pos = cum_pos[-1]
-    pos_before_group = cum_pos[label.group_start]
-    pos_in_group = cum_pos[label.group_end]
-    pos_in_group -= pos_before_group
-    neg_below = cum_neg[label.neg_below]
-    # Twice the Mann-Whitney numerator: each positive counts negatives below + negatives tied (ties = 1/2).
-    twice_below = neg_below + cum_neg[label.neg_below_or_tied] if label.has_ties else 2 * neg_below
-    twice_u = np.multiply(pos_in_group, twice_below, dtype=np.int64).sum(axis=0)
-    # AP: at the threshold of each distinct positive score, TP = positives with score >= it, FP likewise.
-    true_pos = n_pos - pos_before_group
-    predicted_pos = neg_below
-    predicted_pos += pos_before_group
-    np.subtract(n_pos + n_neg, predicted_pos, out=predicted_pos)
-    np.maximum(predicted_pos, 1, out=predicted_pos)  # where 0, true_pos is 0 too
+    buckets = np.asarray(label.pool @ weights_t)
+    neg_above = buckets[: label.n_neg_buckets]
+    pos_at = buckets[label.n_neg_buckets :]  # positives at t_d, d = 0.. (descending)
+    _prefix_sum_rows(neg_above)
+    g = label.n_groups
+    # per t_d: negatives with score >= t_d (false positives at threshold t_d) and with score > t_d
+    false_pos = neg_above[1 : 2 * g : 2] if label.tied else neg_above[:g]
+    true_pos = pos_at.copy()
+    _prefix_sum_rows(true_pos)  # positives with score >= t_d
+    n_neg = neg_above[-1].astype(np.int64)
+    n_pos = true_pos[-1].astype(np.int64)
+    # Mann-Whitney with ties = 1/2: 2U = sum_d P_d * (#neg < t_d + #neg <= t_d)
+    #                                  = 2 n_pos n_neg - sum_d P_d * (#neg >= t_d + #neg > t_d)
+    pairs_not_below = np.einsum("gb,gb->b", pos_at, false_pos, dtype=np.int64)
+    if label.tied:
+        pairs_above = np.einsum("gb,gb->b", pos_at, neg_above[0 : 2 * g : 2], dtype=np.int64)
+    else:
+        pairs_above = pairs_not_below
+    twice_u = 2 * n_pos * n_neg - pairs_not_below - pairs_above
+    # AP = sum_d (P_d / n_pos) * precision at threshold t_d
+    predicted_pos = np.add(true_pos, false_pos)
+    np.maximum(predicted_pos, 1, out=predicted_pos)  # where it is 0, true_pos is 0 too
     precision = np.divide(true_pos, predicted_pos, dtype=np.float64)
-    precision *= pos_in_group
-    ap_sum = precision.sum(axis=0)
-    n_neg = n_neg.astype(np.float64)
-    n_pos = n_pos.astype(np.float64)
+    ap_sum = np.einsum("gb,gb->b", pos_at, precision)
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = twice_u / (2.0 * n_pos * n_neg)
         ap = ap_sum / n_pos
@@ -140,29 +136,49 @@ def _weighted_auc_ap(label: _SortedLabel, weights_t: np.ndarray) -> tuple[np.nda
     return auc, ap
 
 
+def _weight_dtype(n: int) -> type[np.unsignedinteger]:
+    """Smallest unsigned type holding any bucket sum (at most n per replicate): less memory traffic."""
+    if n <= np.iinfo(np.uint16).max:
+        return np.uint16
+    return np.uint32 if n <= np.iinfo(np.uint32).max else np.uint64
+
+
 def _known_cases(y_true: np.ndarray, y_score: np.ndarray, j: int):
     known_rows = np.flatnonzero(~np.isnan(y_true[:, j]))
     return known_rows, y_true[known_rows, j], y_score[known_rows, j]
 
 
-def _sorted_labels(y_true: np.ndarray, y_score: np.ndarray) -> list[_SortedLabel]:
-    out = []
+def _bucket_labels(y_true: np.ndarray, y_score: np.ndarray) -> list[_LabelBuckets | None]:
+    """Buckets per label; None for labels without both classes among known values."""
+    out: list[_LabelBuckets | None] = []
     for j in range(y_true.shape[1]):
         rows, y, s = _known_cases(y_true, y_score, j)
-        out.append(_sort_label(y, s, rows))
+        both = np.any(y == 1.0) and np.any(y == 0.0)
+        out.append(_bucket_label(y, s, rows, y_true.shape[0]) if both else None)
     return out
+
+
+def _replicates(labels: list[_LabelBuckets | None], counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B, L) AUC and AP for the (B, n) case multiplicities `counts`; NaN where a label lacks a class."""
+    n_boot, n = counts.shape
+    auc = np.full((n_boot, len(labels)), np.nan)
+    ap = np.full((n_boot, len(labels)), np.nan)
+    weight_dtype = _weight_dtype(n)
+    block = max(1, min(n_boot, _BLOCK_BYTES // (np.dtype(weight_dtype).itemsize * max(n, 1))))
+    for b0 in range(0, n_boot, block):
+        # Case-major layout: a case's weights across replicates are one contiguous row.
+        weights_t = np.ascontiguousarray(counts[b0 : b0 + block].T, dtype=weight_dtype)
+        for j, label in enumerate(labels):
+            if label is not None:
+                auc[b0 : b0 + block, j], ap[b0 : b0 + block, j] = _weighted_auc_ap(label, weights_t)
+    return auc, ap
 
 
 def per_label_auc_ap(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(L,) AUC and (L,) AP on all known cases; NaN for labels without both classes."""
     y_true, y_score = _as_2d(y_true), _as_2d(y_score)
-    ones = np.ones((y_true.shape[0], 1), dtype=np.int32)
-    auc = np.full(y_true.shape[1], np.nan)
-    ap = np.full(y_true.shape[1], np.nan)
-    for j, label in enumerate(_sorted_labels(y_true, y_score)):
-        a, p = _weighted_auc_ap(label, ones)
-        auc[j], ap[j] = a[0], p[0]
-    return auc, ap
+    auc, ap = _replicates(_bucket_labels(y_true, y_score), np.ones((1, y_true.shape[0]), dtype=np.int64))
+    return auc[0], ap[0]
 
 
 def bootstrap_auc_ap(
@@ -174,22 +190,9 @@ def bootstrap_auc_ap(
     the rows `np.repeat(arange(n), counts[b])`. A label left with one class in a replicate is NaN there.
     """
     y_true, y_score = _as_2d(y_true), _as_2d(y_score)
-    n_boot, n = counts.shape
-    if n != y_true.shape[0]:
-        raise ValueError(f"counts has {n} cases, y_true has {y_true.shape[0]}")
-    labels = _sorted_labels(y_true, y_score)
-    auc = np.full((n_boot, len(labels)), np.nan)
-    ap = np.full((n_boot, len(labels)), np.nan)
-    weight_dtype = np.int32 if n < 2**31 else np.int64
-    block = max(1, min(n_boot, _BLOCK_BYTES // (np.dtype(weight_dtype).itemsize * max(n, 1))))
-    for b0 in range(0, n_boot, block):
-        # Case-major layout: gathering a case's row across replicates is a contiguous copy.
-        weights_t = np.ascontiguousarray(counts[b0 : b0 + block].T, dtype=weight_dtype)
-        for j, label in enumerate(labels):
-            if label.pos_rows.size == 0 or label.neg_rows.size == 0:
-                continue
-            auc[b0 : b0 + block, j], ap[b0 : b0 + block, j] = _weighted_auc_ap(label, weights_t)
-    return auc, ap
+    if counts.ndim != 2 or counts.shape[1] != y_true.shape[0]:
+        raise ValueError(f"counts must be (B, {y_true.shape[0]}), got {counts.shape}")
+    return _replicates(_bucket_labels(y_true, y_score), counts)
 
 
 def _nanmean_rows(values: np.ndarray) -> np.ndarray:
@@ -243,12 +246,18 @@ def score_classification(
         raise ValueError(f"ci_method must be 'bootstrap' or 'delong', got {ci_method!r}")
     y_true, y_score = _as_2d(y_true), _as_2d(y_score)
     if y_true.shape != y_score.shape or y_true.shape[1] != len(label_names):
-        raise ValueError(f"shape mismatch: y_true {y_true.shape}, y_score {y_score.shape}, {len(label_names)} names")
+        raise ValueError(
+            f"shape mismatch: y_true {y_true.shape}, y_score {y_score.shape}, {len(label_names)} names"
+        )
     bad = ~np.isnan(y_true) & (y_true != 0.0) & (y_true != 1.0)
     if bad.any():
         raise ValueError("y_true must contain only 0.0, 1.0 or NaN")
+    if not np.isfinite(y_score).all():
+        raise ValueError("y_score must be finite")
 
-    auc, ap = per_label_auc_ap(y_true, y_score)
+    labels = _bucket_labels(y_true, y_score)
+    point_auc, point_ap = _replicates(labels, np.ones((1, y_true.shape[0]), dtype=np.int64))
+    auc, ap = point_auc[0], point_ap[0]
     skipped = _skip_reasons(y_true, label_names)
     scored = np.isfinite(auc)
     auc_macro = float(auc[scored].mean()) if scored.any() else None
@@ -260,7 +269,7 @@ def score_classification(
 
     delong: dict[str, list[float] | None] = {}
     for j, name in enumerate(label_names):
-        rows, y, s = _known_cases(y_true, y_score, j)
+        _, y, s = _known_cases(y_true, y_score, j)
         delong[name] = _ci_list(delong_auc_ci(y, s).ci) if scored[j] else None
     notes["delong_auc_ci95"] = delong
     notes["delong_method"] = "fast DeLong (Sun & Xu 2014), AUC +/- 1.96 sqrt(var), clipped to [0, 1]"
@@ -268,9 +277,7 @@ def score_classification(
     macro_ci: dict[str, tuple[float, float] | None] = {"auc_macro": None, "ap_macro": None}
     per_label_ci: dict[str, dict[str, list[float] | None]] = {}
     if n_boot > 0:
-        counts = bootstrap_counts(y_true.shape[0], n_boot, seed)
-        boot_auc, boot_ap = bootstrap_auc_ap(y_true, y_score, counts)
-        del counts
+        boot_auc, boot_ap = _replicates(labels, bootstrap_counts(y_true.shape[0], n_boot, seed))
         macro_ci["auc_macro"] = percentile_ci(_nanmean_rows(boot_auc)) if scored.any() else None
         macro_ci["ap_macro"] = percentile_ci(_nanmean_rows(boot_ap)) if scored.any() else None
         for metric, reps in (("auc", boot_auc), ("ap", boot_ap)):

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
 
 from bench.metrics.bootstrap import bootstrap_indices, percentile_ci
 
@@ -24,23 +24,47 @@ class DelongResult(NamedTuple):
     ci: tuple[float, float] | None  # normal-approximation interval clipped to [0, 1]
 
 
+def _midranks_in_order(sorted_values: np.ndarray) -> np.ndarray:
+    """1-based average ranks (ties share their mean rank) of an already sorted vector."""
+    is_start = np.empty(sorted_values.size, dtype=bool)
+    is_start[:1] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=is_start[1:])
+    starts = np.flatnonzero(is_start)
+    ends = np.append(starts[1:], sorted_values.size)
+    return ((starts + ends + 1) / 2.0)[np.cumsum(is_start) - 1]
+
+
 def _structural_components(
     y_true: np.ndarray, scores: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fast DeLong (Sun & Xu 2014) for k score vectors ((k, n) array).
 
-    Returns per-score AUC (k,), V10 (k, n_pos) and V01 (k, n_neg) via midranks instead of O(n_pos*n_neg)
-    comparisons.
+    Returns per-score AUC (k,), V10 (k, n_pos) and V01 (k, n_neg) from midranks (one sort per score
+    vector; the within-class orders are sub-sequences of it) instead of n_pos*n_neg comparisons.
     """
     pos = y_true == 1.0
     m, n = int(pos.sum()), int((~pos).sum())
-    all_ranks = rankdata(scores, axis=1)
-    pos_ranks = rankdata(scores[:, pos], axis=1)
-    neg_ranks = rankdata(scores[:, ~pos], axis=1)
-    v10 = (all_ranks[:, pos] - pos_ranks) / n
-    v01 = 1.0 - (all_ranks[:, ~pos] - neg_ranks) / m
-    auc = (all_ranks[:, pos].sum(axis=1) - m * (m + 1) / 2.0) / (m * n)
+    within_class = np.cumsum(pos) - 1, np.cumsum(~pos) - 1  # case index -> index among its class
+    auc = np.empty(scores.shape[0])
+    v10, v01 = np.empty((scores.shape[0], m)), np.empty((scores.shape[0], n))
+    for r, s in enumerate(scores):
+        order = np.argsort(s, kind="stable")
+        all_ranks = np.empty(s.size)
+        all_ranks[order] = _midranks_in_order(s[order])
+        pos_order, neg_order = order[pos[order]], order[~pos[order]]
+        pos_ranks, neg_ranks = np.empty(m), np.empty(n)
+        pos_ranks[within_class[0][pos_order]] = _midranks_in_order(s[pos_order])
+        neg_ranks[within_class[1][neg_order]] = _midranks_in_order(s[neg_order])
+        v10[r] = (all_ranks[pos] - pos_ranks) / n
+        v01[r] = 1.0 - (all_ranks[~pos] - neg_ranks) / m
+        auc[r] = (all_ranks[pos].sum() - m * (m + 1) / 2.0) / (m * n)
     return auc, v10, v01
+
+
+def _sample_cov(v: np.ndarray) -> np.ndarray:
+    """(k, k) covariance (ddof = 1) of the k rows of v."""
+    centered = v - v.mean(axis=1, keepdims=True)
+    return np.einsum("im,jm->ij", centered, centered) / (v.shape[1] - 1)
 
 
 def _delong_covariance(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,9 +74,7 @@ def _delong_covariance(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarr
     k = scores.shape[0]
     if m < 2 or n < 2:
         return auc, np.full((k, k), np.nan)
-    s10 = np.atleast_2d(np.cov(v10))
-    s01 = np.atleast_2d(np.cov(v01))
-    return auc, s10 / m + s01 / n
+    return auc, _sample_cov(v10) / m + _sample_cov(v01) / n
 
 
 def _check_binary(y_true: np.ndarray) -> None:
@@ -118,7 +140,9 @@ def mix(a: Any, b: Any, mask: np.ndarray) -> Any:
 def _case_count(gt: Any, pred_a: Any, pred_b: Any) -> int:
     n = len(gt)
     if len(pred_a) != n or len(pred_b) != n:
-        raise ValueError(f"gt, pred_a, pred_b must have the same number of cases ({n}, {len(pred_a)}, {len(pred_b)})")
+        raise ValueError(
+            f"gt, pred_a, pred_b must have the same number of cases ({n}, {len(pred_a)}, {len(pred_b)})"
+        )
     return n
 
 
