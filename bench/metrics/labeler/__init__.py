@@ -11,7 +11,10 @@ label are combined like the CheXpert labeler's aggregator: any positive -> 1, el
 from __future__ import annotations
 
 import math
+import re
+from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 
 import numpy as np
 
@@ -62,6 +65,7 @@ _NO_FINDING = "No Finding"
 _SUPPORT_DEVICES = "Support Devices"
 _CARDIOMEGALY = "Cardiomegaly"
 _HEART_FAILURE_TERMS = ("chf", "heart failure")
+_WORD_TAIL = re.compile(r"\w*")
 
 
 def _combine(values: list[float]) -> float:
@@ -81,38 +85,52 @@ def _mention_values(sentences: list[str], lexicon: Lexicon) -> dict[str, list[fl
     """label -> values of its mentions (chexpert's heart-failure rule applied)."""
     found: dict[str, list[float]] = {}
     options = lexicon.options
-    for sentence in sentences:
-        masked = mask_pseudo_negations(sentence)
-        for label in lexicon.patterns:
-            excluded = [m.span() for m in label.exclude.finditer(sentence)] if label.exclude else []
-            finding_spans: list[tuple[int, int]] = []
-            for pattern, always_uncertain in ((label.findings, False), (label.uncertain, True)):
-                if pattern is None:
-                    continue
-                for match in pattern.finditer(sentence):
-                    span = match.span()
-                    if _overlaps(span, excluded):
-                        continue
-                    finding_spans.append(span)
-                    value = classify_finding(masked, span[0], span[1], options)
-                    if always_uncertain and value == POSITIVE:
-                        value = UNCERTAIN
-                    found.setdefault(label.name, []).append(value)
-                    if (
-                        value != NEGATIVE
-                        and match.group(0) in _HEART_FAILURE_TERMS
-                        and options.heart_failure_adds_uncertain_cardiomegaly
-                    ):
-                        found.setdefault(_CARDIOMEGALY, []).append(UNCERTAIN)
-            if label.anatomy is None:
+    # Phrases never span a newline, so one scan of the joined text finds every sentence's mentions.
+    text = "\n".join(sentences)
+    starts = list(accumulate((len(s) + 1 for s in sentences[:-1]), initial=0))
+    masked: dict[int, str] = {}
+
+    def locate(span: tuple[int, int]) -> tuple[str, int, int]:
+        """(masked sentence, start, end) with the end moved to the end of the word ("atelecta|sis")."""
+        index = bisect_right(starts, span[0]) - 1
+        if index not in masked:
+            masked[index] = mask_pseudo_negations(sentences[index])
+        offset = starts[index]
+        end = _WORD_TAIL.match(text, span[1]).end()  # type: ignore[union-attr]  # \w* always matches
+        return masked[index], span[0] - offset, end - offset
+
+    for label in lexicon.patterns:
+        if not label.may_occur_in(text):
+            continue
+        excluded = [m.span() for m in label.exclude.finditer(text)] if label.exclude else []
+        finding_spans: list[tuple[int, int]] = []
+        for pattern, always_uncertain in ((label.findings, False), (label.uncertain, True)):
+            if pattern is None:
                 continue
-            for match in label.anatomy.finditer(sentence):
+            for match in pattern.finditer(text):
                 span = match.span()
-                if _overlaps(span, excluded) or _overlaps(span, finding_spans):
+                if excluded and _overlaps(span, excluded):
                     continue
-                anatomy_value = classify_anatomy(masked, span[0], span[1], options)
-                if anatomy_value is not None:
-                    found.setdefault(label.name, []).append(anatomy_value)
+                finding_spans.append(span)
+                value = classify_finding(*locate(span), options)
+                if always_uncertain and value == POSITIVE:
+                    value = UNCERTAIN
+                found.setdefault(label.name, []).append(value)
+                if (
+                    value != NEGATIVE
+                    and options.heart_failure_adds_uncertain_cardiomegaly
+                    and match.group(0) in _HEART_FAILURE_TERMS
+                ):
+                    found.setdefault(_CARDIOMEGALY, []).append(UNCERTAIN)
+        if label.anatomy is None:
+            continue
+        for match in label.anatomy.finditer(text):
+            span = match.span()
+            if _overlaps(span, excluded) or _overlaps(span, finding_spans):
+                continue
+            anatomy_value = classify_anatomy(*locate(span), options)
+            if anatomy_value is not None:
+                found.setdefault(label.name, []).append(anatomy_value)
     return found
 
 

@@ -23,6 +23,12 @@ class LabelPatterns:
     anatomy: re.Pattern[str] | None
     uncertain: re.Pattern[str] | None
     exclude: re.Pattern[str] | None
+    # Literal strings one of which every mention contains; None when some phrase has no literal part.
+    triggers: tuple[str, ...] | None
+
+    def may_occur_in(self, text: str) -> bool:
+        """Cheap pre-check (substring search) before running the regexes."""
+        return self.triggers is None or any(trigger in text for trigger in self.triggers)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,25 @@ class Lexicon:
     labels: list[str]  # output columns, in order
     patterns: list[LabelPatterns]  # includes helper categories that are not output columns
     options: RuleOptions
+
+
+_QUANTIFIERS = "?*+{"
+_METACHARACTERS = set("\\()[]|.^$") | set(_QUANTIFIERS)
+
+
+def _literal_prefix(phrase: str) -> str:
+    """Leading characters of a phrase regex that every match contains verbatim."""
+    for i, char in enumerate(phrase):
+        if char in _METACHARACTERS:
+            return phrase[: i - 1] if char in _QUANTIFIERS else phrase[:i]
+    return phrase
+
+
+def _triggers(phrases: list[str]) -> tuple[str, ...] | None:
+    prefixes = [_literal_prefix(p) for p in phrases]
+    if any(len(p) < 3 for p in prefixes):
+        return None
+    return tuple(sorted(set(prefixes)))
 
 
 def _compile(phrases: list[str] | None) -> re.Pattern[str] | None:
@@ -52,6 +77,9 @@ def load_lexicon(labelset: str) -> Lexicon:
             anatomy=_compile(entry.get("anatomy")),
             uncertain=_compile(entry.get("uncertain")),
             exclude=_compile(entry.get("exclude")),
+            triggers=_triggers(
+                entry.get("findings", []) + entry.get("anatomy", []) + entry.get("uncertain", [])
+            ),
         )
         for name, entry in spec.items()
     ]

@@ -24,11 +24,9 @@ _SKIPPED_SECTIONS = (
     "study",
 )
 _KEPT_SECTIONS = ("findings", "finding", "impression", "impressions", "conclusion", "conclusions", "summary")
-_SECTION_HEADER = re.compile(
-    r"(?:^|(?<=[\s.]))("
-    + "|".join(sorted(_SKIPPED_SECTIONS + _KEPT_SECTIONS, key=len, reverse=True))
-    + r")\s*:",
-    re.IGNORECASE,
+# A header name right before a colon (the text is searched backwards from each colon).
+_HEADER_BEFORE_COLON = re.compile(
+    r"(?:^|[^a-z])(" + "|".join(sorted(_SKIPPED_SECTIONS + _KEPT_SECTIONS, key=len, reverse=True)) + r")\s*$"
 )
 _AND_OR = re.compile(r"\band\s*/\s*or\b")
 _SLASH = re.compile(r"(?<=[a-z])/(?=[a-z])")
@@ -43,14 +41,21 @@ def keep_image_sections(report: str) -> str:
 
     Text before the first header is kept (reports without headers are kept whole).
     """
-    headers = list(_SECTION_HEADER.finditer(report))
+    headers: list[tuple[int, int, str]] = []  # (header start, text start, header name)
+    colon = report.find(":")
+    while colon >= 0:
+        window_start = max(0, colon - 40)
+        match = _HEADER_BEFORE_COLON.search(report[window_start:colon].lower())
+        if match:
+            headers.append((window_start + match.start(1), colon + 1, match.group(1)))
+        colon = report.find(":", colon + 1)
     if not headers:
         return report
-    parts = [report[: headers[0].start()]]
-    for i, header in enumerate(headers):
-        end = headers[i + 1].start() if i + 1 < len(headers) else len(report)
-        if header.group(1).lower() not in _SKIPPED_SECTIONS:
-            parts.append(report[header.end() : end])
+    parts = [report[: headers[0][0]]]
+    for i, (_, text_start, name) in enumerate(headers):
+        end = headers[i + 1][0] if i + 1 < len(headers) else len(report)
+        if name not in _SKIPPED_SECTIONS:
+            parts.append(report[text_start:end])
     return " . ".join(p for p in parts if p.strip())
 
 
