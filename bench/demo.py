@@ -106,10 +106,10 @@ def make_demo(out: Path, n: int = 120, seed: int = 0) -> dict[str, tuple[Path, P
 
 def _bertscore_model() -> tuple[str | None, int | None]:
     try:
-        from bench.metrics.report.bertscore import bundled_minilm_dir
+        from bench.metrics.report.bertscore import default_model_dir
     except ImportError:
         return None, None
-    path = bundled_minilm_dir()
+    path = default_model_dir()
     return (str(path), 6) if path is not None else (None, None)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import random
 import shutil
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench.metrics.bootstrap import bootstrap_counts, bootstrap_indices
-from bench.metrics.report import NlgCorpus, meteor, meteor_bootstrap, nlg_bootstrap, nlg_metrics, tokenize
+from bench.metrics.report import NlgCorpus, nlg_bootstrap, nlg_metrics, tokenize
 from bench.metrics.report.bertscore import bertscore, default_model_dir
 from bench.metrics.report.rouge import lcs_length
 
@@ -23,7 +22,6 @@ from pycocoevalcap.bleu.bleu import Bleu  # noqa: E402
 from pycocoevalcap.cider.cider import Cider  # noqa: E402
 from pycocoevalcap.rouge.rouge import Rouge, my_lcs  # noqa: E402
 
-meteor_module = importlib.import_module("bench.metrics.report.meteor")
 IU_REPORTS = Path(__file__).resolve().parents[2] / "shared/data/reports/iu_xray_openi/NLMCXR_reports.tgz"
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="java not installed")
 
@@ -232,44 +230,6 @@ def test_nlg_metrics_on_raw_text_equal_pycocoevalcap_pipeline() -> None:
     assert ours["cider"] == pytest.approx(ref["cider"], abs=1e-9)
     reps = nlg_bootstrap(refs, hyps, bootstrap_counts(15, 4, seed=0))
     assert set(reps) == set(ours) and all(v.shape == (4,) for v in reps.values())
-
-
-@needs_java
-@pytest.mark.java
-@pytest.mark.slow
-def test_meteor_equals_pycocoevalcap_meteor_including_a_bootstrap_replicate() -> None:
-    from pycocoevalcap.meteor.meteor import Meteor
-
-    refs = [
-        ["the heart size is normal", "normal heart size"],
-        ["no pleural effusion or pneumothorax"],
-        ["small left basilar atelectasis"],
-        ["stable right upper lobe nodule"],
-    ]
-    hyps = ["heart size is normal", "there is a small pleural effusion", "left basal atelectasis", "nodule"]
-    counts = bootstrap_counts(4, 2, seed=1)
-    chosen = bootstrap_indices(4, 2, seed=1)[1]
-    reference = Meteor()
-    ref_value, ref_cases = reference.compute_score(
-        dict(enumerate(refs)), {i: [h] for i, h in enumerate(hyps)}
-    )
-    ref_replicate, _ = reference.compute_score(
-        {j: refs[i] for j, i in enumerate(chosen)}, {j: [hyps[i]] for j, i in enumerate(chosen)}
-    )
-    # Our wrapper then drives the same JVM (loading METEOR's paraphrase table twice would double the run time).
-    with meteor_module.MeteorJar(timeout_s=240, process=reference.meteor_p) as jar:
-        ours = meteor(refs, hyps, tokenize_first=False, jar=jar)
-        replicates = meteor_bootstrap(ours, counts, jar=jar)
-    assert ours.available and ours.value == pytest.approx(ref_value, abs=1e-12)
-    np.testing.assert_allclose(ours.per_case, ref_cases, rtol=0, atol=1e-12)
-    assert replicates[1] == pytest.approx(ref_replicate, abs=1e-12)
-
-
-def test_meteor_is_unavailable_without_java(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(meteor_module.shutil, "which", lambda name: None)
-    result = meteor(["no effusion"], ["no effusion"])
-    assert not result.available and result.value is None and "java" in result.reason
-    assert meteor_bootstrap(result, np.ones((2, 1))) is None
 
 
 def test_bertscore_requires_a_local_model_directory(tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,45 +80,77 @@ def _localization(
 
 
 def _segmentation(a: Aligned, b: Aligned, empty_rule: str) -> tuple[Any, Any, Any, Callable]:
-    from bench.metrics.segmentation import score_segmentation
+    """Segmentation metrics are means of per-image values: compute those once, then tests reuse them."""
+    from bench.metrics.segmentation import segmentation_per_image
 
     in_a, in_b = segmentation_inputs(a), segmentation_inputs(b)
     structures = list(in_a["gt"])
-    n = len(a.gt)
+    stats = ("dice", "iou", "hd95_px")
 
-    def per_case(masks: dict[str, list]) -> list[dict[str, Any]]:
-        return [{s: masks[s][i] for s in structures} for i in range(n)]
-
-    gt = [(case, spacing) for case, spacing in zip(per_case(in_a["gt"]), in_a["spacing"], strict=True)]
+    def per_image(inputs: dict[str, Any]) -> np.ndarray:
+        """(n, n_stats, n_structures), NaN where an image does not count."""
+        columns = []
+        for s in structures:
+            scores = segmentation_per_image(
+                in_a["gt"][s], inputs["pred"][s], structure=s, spacing=in_a["spacing"], empty_rule=empty_rule
+            )
+            columns.append(np.stack([getattr(scores, k) for k in stats], axis=1))
+        return np.stack(columns, axis=2)
 
     def factory(metric: str) -> CaseFn:
-        def fn(g: list, p: list) -> float:
-            gt_masks = {s: [c[0][s] for c in g] for s in structures}
-            pred_masks = {s: [c[s] for c in p] for s in structures}
-            result = score_segmentation(
-                gt_masks, pred_masks, spacing=[c[1] for c in g], empty_rule=empty_rule, n_boot=0, seed=0
-            )
-            return _value(result, metric)
+        stat, _, structure = metric.partition("/")
+        stat = stat.removesuffix("_mean")
+        if stat not in stats or (structure and structure not in structures):
+            known = [f"{k}_mean" for k in stats] + [f"{k}/{s}" for k in stats for s in structures]
+            raise ValueError(f"unknown metric {metric!r}; compare supports {known}")
+        k = stats.index(stat)
+
+        def fn(_g: Any, p: np.ndarray) -> float:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means = np.nanmean(p[:, k, :], axis=0)
+            if structure:
+                return float(means[structures.index(structure)])
+            return float(np.nanmean(means)) if np.isfinite(means).any() else float("nan")
 
         return fn
 
-    return gt, per_case(in_a["pred"]), per_case(in_b["pred"]), factory
+    gt = np.zeros(len(a.gt))
+    return gt, per_image(in_a), per_image(in_b), factory
 
 
 def _report(a: Aligned, b: Aligned, ce_labelset: str) -> tuple[Any, Any, Any, Callable]:
-    from bench.metrics.report_task import score_report
+    """Tokens and CE labels are computed once per report; each test replicate re-aggregates the corpus metric."""
+    from bench.metrics.clinical_efficacy import CE5_LABELS, CE_METRIC_NAMES, ce_metrics
+    from bench.metrics.labeler import LABELSETS, label_reports
+    from bench.metrics.report import NLG_KEYS, NlgCorpus, tokenize
 
     refs, hyps_a = report_texts(a)
     _, hyps_b = report_texts(b)
+    names = LABELSETS[ce_labelset]
+
+    def items(texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        return list(zip(tokenize(texts), label_reports(texts, labelset=ce_labelset), strict=True))
+
+    ce_names = {prefix + key.removeprefix("ce"): key for key in CE_METRIC_NAMES for prefix in ("ce", "ce5")}
 
     def factory(metric: str) -> CaseFn:
-        def fn(g: list, p: list) -> float:
-            result = score_report(g, p, n_boot=0, seed=0, ce_labelset=ce_labelset, run_meteor=False)
-            return _value(result, metric)
+        if metric in NLG_KEYS:
+            return lambda g, p: NlgCorpus.from_tokens([[x[0]] for x in g], [x[0] for x in p]).metrics()[
+                metric
+            ]
+        if metric in ce_names:
+            subset = CE5_LABELS if metric.startswith("ce5") else None
+            key = ce_names[metric]
+            return lambda g, p: ce_metrics(
+                np.stack([x[1] for x in g]), np.stack([x[1] for x in p]), names, subset=subset
+            )[key]
+        raise ValueError(
+            f"compare supports the report metrics {[*NLG_KEYS, *ce_names]}; "
+            f"{metric!r} is not one of them (METEOR and BERTScore are not re-run per permutation)"
+        )
 
-        return fn
-
-    return refs, hyps_a, hyps_b, factory
+    return items(refs), items(hyps_a), items(hyps_b), factory
 
 
 def _value(result: Any, metric: str) -> float:

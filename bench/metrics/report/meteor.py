@@ -5,8 +5,10 @@ Same command and protocol as pycocoevalcap's ``Meteor`` (``java -jar -Xmx2G mete
 ``EVAL ||| stats1 ||| ...`` line returns every segment score followed by the corpus score. The corpus value is
 the jar's aggregate over summed statistics (what pycocoevalcap returns), not the mean of segment scores.
 
-Bootstrap replicates are exact: each replicate is one more ``EVAL`` line holding every case's statistics as many
-times as the case was drawn, which is what pycocoevalcap would compute on the resampled lists.
+Bootstrap replicates re-aggregate the per-case statistics in numpy (`meteor_aggregate`: the jar's summing rule and
+scoring formula with the ``-l en`` parameters), which equals what the jar's ``EVAL`` -- and so pycocoevalcap on the
+resampled lists -- returns, to within float rounding (tested to 1e-9). ``via_jar=True`` sends one ``EVAL`` line
+per replicate to the jar instead (slow; kept to verify the numpy path).
 
 Differences from pycocoevalcap's wrapper, only for inputs that break its line protocol: newlines and ``|||`` are
 replaced by spaces in references as well as hypotheses (pycocoevalcap cleans only the hypothesis).
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.metrics.report.meteor_aggregate import corpus_meteor, parse_stats
 from bench.metrics.report.tokenize import tokenize
 
 METEOR_ARGS = ("-jar", "-Xmx2G", "meteor-1.5.jar", "-", "-", "-stdio", "-l", "en", "-norm")
@@ -198,13 +201,23 @@ def meteor(
 
 
 def meteor_bootstrap(
-    result: MeteorResult, counts: np.ndarray, *, timeout_s: float = 300.0, jar: MeteorJar | None = None
+    result: MeteorResult,
+    counts: np.ndarray,
+    *,
+    timeout_s: float = 300.0,
+    jar: MeteorJar | None = None,
+    via_jar: bool = False,
 ) -> np.ndarray | None:
-    """(B,) corpus METEOR of each replicate (exact: the jar re-aggregates the resampled statistics);
-    None when `result` is unavailable."""
+    """(B,) corpus METEOR of each replicate, case i counted counts[b, i] times; None when `result` is
+    unavailable. Computed in numpy from `result.stats`; `via_jar` re-aggregates in the jar instead (one
+    ``EVAL`` line per replicate, on `jar` or a new process with `timeout_s`), only to verify the numpy path."""
     if not result.available or result.stats is None:
         return None
     counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[1] != len(result.stats):
+        raise ValueError(f"counts must be (B, {len(result.stats)}), got {counts.shape}")
+    if not via_jar:
+        return corpus_meteor(parse_stats(result.stats), counts)
     stat_sets = [[s for s, m in zip(result.stats, row, strict=True) for _ in range(int(m))] for row in counts]
     own = jar is None
     runner = jar or MeteorJar(timeout_s=timeout_s)
