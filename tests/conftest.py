@@ -14,7 +14,9 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     no_data = pytest.mark.skip(reason=f"real data not found at {SHARED_DATA}")
-    no_java = pytest.mark.skip(reason="no Java runtime on PATH (make test installs default-jre-headless as root)")
+    no_java = pytest.mark.skip(
+        reason="no Java runtime on PATH (make test installs default-jre-headless as root)"
+    )
     for item in items:
         if "realdata" in item.keywords and not SHARED_DATA.is_dir():
             item.add_marker(no_data)

@@ -21,4 +21,6 @@ def test_percentile_ci() -> None:
     reps = np.arange(1001, dtype=float)
     assert percentile_ci(reps) == pytest.approx((25.0, 975.0))
     assert percentile_ci(np.array([np.nan, np.nan])) is None
-    assert percentile_ci(np.array([np.nan, 1.0, 3.0])) == pytest.approx(np.percentile([1.0, 3.0], [2.5, 97.5]))
+    assert percentile_ci(np.array([np.nan, 1.0, 3.0])) == pytest.approx(
+        np.percentile([1.0, 3.0], [2.5, 97.5])
+    )

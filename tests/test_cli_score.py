@@ -16,7 +16,9 @@ runner = CliRunner()
 LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Hernia"]
 
 
-def _classification_files(tmp_path: Path, n: int = 120, seed: int = 3) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+def _classification_files(
+    tmp_path: Path, n: int = 120, seed: int = 3
+) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = (rng.random((n, len(LABELS))) < 0.3).astype(float)
     y[rng.random((n, len(LABELS))) < 0.1] = np.nan  # unknown ground truth
@@ -27,7 +29,9 @@ def _classification_files(tmp_path: Path, n: int = 120, seed: int = 3) -> tuple[
         for i in range(n):
             labels = {name: (None if np.isnan(y[i, j]) else int(y[i, j])) for j, name in enumerate(LABELS)}
             g.write(json.dumps({"id": f"img{i}", "labels": labels}) + "\n")
-            p.write(json.dumps({"id": f"img{i}", "labels": dict(zip(LABELS, s[i].tolist(), strict=True))}) + "\n")
+            p.write(
+                json.dumps({"id": f"img{i}", "labels": dict(zip(LABELS, s[i].tolist(), strict=True))}) + "\n"
+            )
     return gt, pred, y, s
 
 
@@ -39,7 +43,18 @@ def _score(args: list[str]) -> tuple[int, str]:
 def test_classification_matches_sklearn_and_is_deterministic(tmp_path: Path) -> None:
     gt, pred, y, s = _classification_files(tmp_path)
     out1, out2 = tmp_path / "r1.json", tmp_path / "r2.json"
-    base = ["--task", "classification", "--gt", str(gt), "--pred", str(pred), "--bootstrap", "200", "--seed", "7"]
+    base = [
+        "--task",
+        "classification",
+        "--gt",
+        str(gt),
+        "--pred",
+        str(pred),
+        "--bootstrap",
+        "200",
+        "--seed",
+        "7",
+    ]
     assert _score([*base, "--out", str(out1), "--quiet"])[0] == 0
     assert _score([*base, "--out", str(out2), "--quiet"])[0] == 0
     assert out1.read_bytes() == out2.read_bytes()
@@ -73,8 +88,16 @@ def test_classification_matches_sklearn_and_is_deterministic(tmp_path: Path) -> 
     [
         (lambda lines: lines[:-1], "has no prediction for id 'img119'", "pred"),
         (lambda lines: [*lines, lines[0]], "duplicate id 'img0' (first on line 1)", "pred:121"),
-        (lambda lines: [lines[0].replace("Atelectasis", "Atelectasis_typo"), *lines[1:]], "no score for label", "pred:1"),
-        (lambda lines: [*lines[:5], lines[5].replace(": 0.", ": 7.", 1), *lines[6:]], "probabilities in [0, 1]", "pred:6"),
+        (
+            lambda lines: [lines[0].replace("Atelectasis", "Atelectasis_typo"), *lines[1:]],
+            "no score for label",
+            "pred:1",
+        ),
+        (
+            lambda lines: [*lines[:5], lines[5].replace(": 0.", ": 7.", 1), *lines[6:]],
+            "probabilities in [0, 1]",
+            "pred:6",
+        ),
         (lambda lines: [*lines, '{"id": "stranger", "labels": {}}'], "not in the ground truth", "pred:121"),
     ],
 )
@@ -83,7 +106,9 @@ def test_bad_predictions_fail_cleanly(tmp_path: Path, mutate, fragment: str, whe
     lines = pred.read_text().splitlines()
     pred.write_text("\n".join(mutate(lines)) + "\n")
     out = tmp_path / "r.json"
-    code, output = _score(["--task", "classification", "--gt", str(gt), "--pred", str(pred), "--out", str(out)])
+    code, output = _score(
+        ["--task", "classification", "--gt", str(gt), "--pred", str(pred), "--out", str(out)]
+    )
     assert code == 2
     assert fragment in output
     file_part = where.split(":")[0]

@@ -12,14 +12,7 @@ import pytest
 from bench.metrics.bootstrap import bootstrap_counts, bootstrap_indices
 from bench.metrics.report import meteor, meteor_bootstrap, tokenize
 from bench.metrics.report.meteor import MeteorJar, MeteorResult
-from bench.metrics.report.meteor_aggregate import (
-    ALPHA,
-    BETA,
-    GAMMA,
-    corpus_meteor,
-    meteor_scores,
-    parse_stats,
-)
+from bench.metrics.report.meteor_aggregate import corpus_meteor, meteor_scores, parse_stats
 
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="java not installed")
 
@@ -36,6 +29,8 @@ FINDINGS = [
     "degenerative changes of the thoracic spine are noted .",
     "there is left basilar atelectasis .",
     "no acute cardiopulmonary process .",
+    "there is no evidence of pneumonia .",
+    "the patient is rotated .",
 ]
 # Word swaps that exercise METEOR's stem, synonym and paraphrase stages, not only exact matches.
 REWRITES = {
@@ -49,6 +44,7 @@ REWRITES = {
     "unchanged": "stable",
     "noted": "seen",
     "terminates": "ends",
+    "evidence": "sign",
     "above": "over",
 }
 
@@ -67,7 +63,7 @@ def _hypothesis(reference: str, rng: random.Random) -> str:
 
 def radiology_corpus(seed: int, n: int) -> tuple[list[list[str]], list[str]]:
     """Tokenised reports (as the pipeline sends them) with edge cases: empty and one-word hypotheses, identical
-    pairs, an empty reference, several references, and a hypothesis sharing no word with its reference."""
+    pairs, an empty reference, several references, a hypothesis sharing no word with its reference."""
     rng = random.Random(seed)
     refs, hyps = [], []
     for _ in range(n):
@@ -76,6 +72,9 @@ def radiology_corpus(seed: int, n: int) -> tuple[list[list[str]], list[str]]:
         hyps.append(_hypothesis(ref_sets[0], rng))
     refs += [["no acute process ."], ["heart size normal"], ["the lungs are clear ."], [""], ["a b c"]]
     hyps += ["", "heart", "the lungs are clear .", "no effusion", "x y z"]
+    # Stem + synonym and paraphrase matches for certain, then two identical pairs (kept last).
+    refs += [["small bilateral pleural effusions ."], ["there is no evidence of pneumonia ."]]
+    hyps += ["little bilateral pleural effusion .", "there is no sign of pneumonia ."]
     refs += [[FINDINGS[0]], [FINDINGS[4], FINDINGS[5]]]
     hyps += [FINDINGS[0], FINDINGS[5]]
     tokenised_refs = [[" ".join(t) for t in tokenize(rs)] for rs in refs]
@@ -130,7 +129,7 @@ def test_meteor_and_numpy_bootstrap_equal_pycocoevalcap_on_explicitly_resampled_
 
     stats = parse_stats(ours.stats)
     # Every stage (exact, stem, synonym, paraphrase) must occur, or the module weights would go untested.
-    assert all(stats[:, 4 + 4 * stage].sum() > 0 for stage in range(4))
+    assert all(stats[:, [4 + 4 * stage, 6 + 4 * stage]].sum() > 0 for stage in range(4))
     assert corpus_meteor(stats) == pytest.approx(ref_value, abs=1e-9)
     np.testing.assert_allclose(meteor_scores(stats), ref_cases, rtol=0, atol=1e-9)
 
@@ -149,12 +148,11 @@ def test_numpy_aggregate_equals_jar_eval_on_many_replicates_and_edge_corpora(sha
     refs, hyps = radiology_corpus(seed=1, n=40)
     result = meteor(refs, hyps, tokenize_first=False, jar=jar)
     counts = bootstrap_counts(len(hyps), 60, seed=3)
-    counts[0] = 0
+    empty, unmatched = hyps.index(""), hyps.index("x y z")
+    counts[:3] = 0
     counts[0, -2:] = 5  # only identical pairs: their chunks are not summed, so the corpus score is exactly 1
-    counts[1] = 0
-    counts[1, -7] = 3  # only an empty hypothesis: 0/0 everywhere
-    counts[2] = 0
-    counts[2, -3:-1] = 1  # no word in common plus an identical pair
+    counts[1, empty] = 3  # only an empty hypothesis: 0/0 everywhere
+    counts[2, [unmatched, -1]] = 1  # no word in common plus an identical pair
     via_numpy = meteor_bootstrap(result, counts)
     via_jar = meteor_bootstrap(result, counts, jar=jar, via_jar=True)
     np.testing.assert_allclose(via_numpy, via_jar, rtol=0, atol=1e-9)
@@ -181,16 +179,18 @@ def _stats_line(
 
 
 def test_formula_on_hand_computed_segments() -> None:
+    # The jar's header for "-l en -norm": Parameters 0.85 0.2 0.6 0.75 (alpha beta gamma delta).
+    alpha, beta, gamma = 0.85, 0.2, 0.6
     # 2 of 4 content words matched exactly, in 2 chunks: P = R = 2/4, Fmean = 0.5, frag = 2 / 2 = 1.
     assert meteor_scores(parse_stats([_stats_line(4, 4, 2, 2)]))[0] == pytest.approx(
-        0.5 * (1 - GAMMA), abs=1e-15
+        0.5 * (1 - gamma), abs=1e-15
     )
     # P = 3/3, R = 3/6: Fmean = 1 / ((1 - alpha) / 1 + alpha / 0.5); one chunk over 3 matches.
-    expected = 1 / ((1 - ALPHA) + ALPHA / 0.5) * (1 - GAMMA * (1 / 3) ** BETA)
+    expected = 1 / ((1 - alpha) + alpha / 0.5) * (1 - gamma * (1 / 3) ** beta)
     assert meteor_scores(parse_stats([_stats_line(3, 6, 3, 1)]))[0] == pytest.approx(expected, abs=1e-15)
     # Function words weigh 1 - delta = 0.25, content words delta = 0.75: test side 1 content + 1 function word,
     # only the function word matched, so P = 0.25 / 1.0 and R = 0.25 / 0.25 (reference is that function word).
-    expected = 1 / ((1 - ALPHA) / 0.25 + ALPHA / 1.0) * (1 - GAMMA)
+    expected = 1 / ((1 - alpha) / 0.25 + alpha / 1.0) * (1 - gamma)
     line = _stats_line(2, 1, 0, 1, test_fn=1, ref_fn=1, fn_exact=1)
     assert meteor_scores(parse_stats([line]))[0] == pytest.approx(expected, abs=1e-15)
     # Identical pair (one chunk, all matched): no fragmentation penalty. No match or no words: 0, not NaN.

@@ -50,15 +50,32 @@ def test_round_trip(tmp_path: Path) -> None:
         ([{"id": "a", "labels": {"X": None}}], "pred", 1, "probabilities"),
         ([{"id": "a", "boxes": [{"label": "N", "bbox": [5, 5, 1, 9], "score": 1}]}], "pred", 1, "x0 <= x1"),
         (
-            [{"id": "a", "image": {"width": 10, "height": 10}, "boxes": [{"label": "N", "bbox": [0, 0, 11, 5]}]}],
+            [
+                {
+                    "id": "a",
+                    "image": {"width": 10, "height": 10},
+                    "boxes": [{"label": "N", "bbox": [0, 0, 11, 5]}],
+                }
+            ],
             "gt",
             1,
             "outside the 10x10 image",
         ),
         ([{"id": "a", "boxes": [{"label": "N", "bbox": [0, 0, 1, 1]}]}], "pred", 1, "has no score"),
-        ([{"id": "a", "boxes": [{"label": "N", "bbox": [0, 0, 1, 1], "score": 0.3}]}], "gt", 1, "carries no scores"),
         (
-            [{"id": "a", "image": {"width": 10, "height": 8}, "masks": {"heart": {"size": [10, 8], "counts": "0"}}}],
+            [{"id": "a", "boxes": [{"label": "N", "bbox": [0, 0, 1, 1], "score": 0.3}]}],
+            "gt",
+            1,
+            "carries no scores",
+        ),
+        (
+            [
+                {
+                    "id": "a",
+                    "image": {"width": 10, "height": 8},
+                    "masks": {"heart": {"size": [10, 8], "counts": "0"}},
+                }
+            ],
             "gt",
             1,
             "[H, W] = [8, 10]",
@@ -68,7 +85,9 @@ def test_round_trip(tmp_path: Path) -> None:
         (["[1, 2]"], "gt", 1, "JSON object"),
     ],
 )
-def test_bad_lines_are_located(tmp_path: Path, lines: list[object], kind: str, line: int, fragment: str) -> None:
+def test_bad_lines_are_located(
+    tmp_path: Path, lines: list[object], kind: str, line: int, fragment: str
+) -> None:
     path = _write(tmp_path / "f.jsonl", lines)
     with pytest.raises(RecordError) as info:
         read_records(path, kind)  # type: ignore[arg-type]

@@ -39,3 +39,10 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 def file_provenance(paths: dict[str, str | os.PathLike[str]]) -> dict[str, dict[str, str]]:
     return {role: {"path": Path(p).name, "sha256": sha256_file(p)} for role, p in paths.items()}
+
+
+def model_fingerprint(model_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """SHA-256 of the files that define a local model, so a number names the exact weights behind it."""
+    folder = Path(model_dir)
+    names = ("config.json", "model.safetensors", "pytorch_model.bin", "vocab.txt", "tokenizer.json")
+    return {name: sha256_file(folder / name) for name in names if (folder / name).is_file()}

@@ -20,7 +20,7 @@ from bench.run.align import (
     report_texts,
     segmentation_inputs,
 )
-from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
+from bench.run.provenance import file_provenance, model_fingerprint, package_versions, sha256_text_lines
 
 RESULTS_SCHEMA_VERSION = 1
 TASKS = ("classification", "localization", "segmentation", "report")
@@ -94,7 +94,7 @@ def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
     from bench.metrics.report_task import score_report
 
     refs, hyps = report_texts(data)
-    return score_report(
+    result = score_report(
         refs,
         hyps,
         n_boot=settings.n_boot,
@@ -106,6 +106,9 @@ def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
         bertscore_baseline=settings.bertscore_baseline,
         run_meteor=settings.meteor,
     )
+    if settings.bertscore_model is not None:
+        result.conventions["bertscore"]["model_fingerprint"] = model_fingerprint(settings.bertscore_model)
+    return result
 
 
 _TASK_PACKAGES = {
