@@ -110,10 +110,7 @@ def score_report(
         )
         reps = counts.astype(np.float64) @ per_case / n if counts is not None else None
         metrics["bertscore_f1"] = _metric(f1, reps)
-        conventions["bertscore"] = {
-            **bs_conventions,
-            "model_fingerprint": _model_fingerprint(bertscore_model),
-        }
+        conventions["bertscore"] = bs_conventions
         if bertscore_idf:
             conventions["bertscore"]["ci_note"] = (
                 "idf weights from the full reference set, held fixed in the bootstrap"
