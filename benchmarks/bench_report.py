@@ -3,7 +3,9 @@
     python benchmarks/bench_report.py --n 3000 --boot 1000 --boot-n 500
 
 Prints a Markdown table (reference time, ours, ratio), checks the values are equal (|diff| <= 1e-9), and times
-the vectorised bootstrap (BLEU, ROUGE-L, CIDEr-D with per-replicate document frequencies).
+the vectorised bootstrap (BLEU, ROUGE-L, CIDEr-D with per-replicate document frequencies). With Java, also times
+the METEOR bootstrap: numpy re-aggregation of the jar's statistics against one jar ``EVAL`` per replicate
+(``--meteor-jar-boot`` replicates, values checked equal; ``--no-meteor`` skips it).
 """
 
 from __future__ import annotations
@@ -80,6 +82,10 @@ def main() -> None:
     parser.add_argument("--boot-n", type=int, default=500, help="reports for the bootstrap timing")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
+    parser.add_argument("--no-meteor", action="store_true", help="skip the METEOR bootstrap timing")
+    parser.add_argument(
+        "--meteor-jar-boot", type=int, default=100, help="replicates sent to the jar (reference path)"
+    )
     args = parser.parse_args()
 
     from pycocoevalcap.bleu.bleu import Bleu
@@ -142,6 +148,44 @@ def main() -> None:
         f"\nbootstrap: {args.boot} replicates x {len(boot_hyps)} reports (BLEU-1..4, ROUGE-L, CIDEr-D with "
         f"per-replicate DF): {t_boot:.2f} s; CIDEr-D 95% interval "
         f"[{np.percentile(reps['cider'], 2.5):.4f}, {np.percentile(reps['cider'], 97.5):.4f}]"
+    )
+
+    if not args.no_meteor:
+        _bench_meteor(boot_refs, boot_hyps, counts, args.meteor_jar_boot, args.repeat)
+
+
+def _bench_meteor(
+    refs: list[list[list[str]]], hyps: list[list[str]], counts: np.ndarray, jar_boot: int, repeat: int
+) -> None:
+    from bench.metrics.report.meteor import MeteorJar, meteor, meteor_bootstrap, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        print(f"\nMETEOR skipped: {reason}")
+        return
+    n_boot, n_cases = counts.shape
+    jar_counts = counts[: min(jar_boot, n_boot)]
+    with MeteorJar(timeout_s=600) as jar:
+        start = time.perf_counter()
+        result = meteor(
+            [[" ".join(r) for r in rs] for rs in refs],
+            [" ".join(h) for h in hyps],
+            tokenize_first=False,
+            jar=jar,
+        )
+        t_point = time.perf_counter() - start
+        t_jar, via_jar = _timed(lambda: meteor_bootstrap(result, jar_counts, jar=jar, via_jar=True), 1)
+    t_numpy, via_numpy = _timed(lambda: meteor_bootstrap(result, counts), repeat)
+    diff = float(np.max(np.abs(via_numpy[: len(jar_counts)] - via_jar)))
+    if diff > 1e-9:
+        raise SystemExit(f"METEOR bootstrap: numpy and jar replicates differ by {diff}")
+    per_jar, per_numpy = t_jar / len(jar_counts), t_numpy / n_boot
+    print(
+        f"\nMETEOR ({n_cases} reports; point estimate incl. JVM start and paraphrase table: {t_point:.1f} s)\n\n"
+        "| METEOR bootstrap | jar, one EVAL per replicate (s) | numpy (s) | speed-up | max abs diff |\n"
+        "|---|---:|---:|---:|---:|\n"
+        f"| {n_boot} replicates x {n_cases} reports | {t_jar:.2f} for {len(jar_counts)} "
+        f"(= {per_jar * n_boot:.1f} for {n_boot}) | {t_numpy:.4f} | {per_jar / per_numpy:.0f}x | {diff:.1e} |"
     )
 
 

@@ -107,5 +107,9 @@ def corpus_meteor(stats: np.ndarray, counts: np.ndarray | None = None) -> np.nda
     counts = np.asarray(counts)
     if counts.ndim != 2 or counts.shape[1] != summable.shape[0]:
         raise ValueError(f"counts must be (B, {summable.shape[0]}), got {counts.shape}")
-    # Statistics are integer counts, so the float64 product is exact (below 2**53).
-    return meteor_scores(counts.astype(np.float64) @ summable)
+    # Statistics are integer counts, so the float64 product is exact (below 2**53); row blocks bound the memory
+    # of the float copy of `counts`.
+    summed = np.empty((counts.shape[0], N_STATS))
+    for start in range(0, counts.shape[0], 256):
+        summed[start : start + 256] = counts[start : start + 256].astype(np.float64) @ summable
+    return meteor_scores(summed)
