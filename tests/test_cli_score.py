@@ -124,3 +124,43 @@ def test_task_without_its_field_is_an_error(tmp_path: Path) -> None:
     code, output = _score(["--task", "localization", "--gt", str(gt), "--pred", str(pred), "--out", str(out)])
     assert code == 2 and "no record has a 'boxes' field" in output
     assert not out.exists()
+
+
+def _one_image(tmp_path: Path, gt_extra: dict, pred_extra: dict) -> tuple[Path, Path]:
+    gt, pred = tmp_path / "gt.jsonl", tmp_path / "pred.jsonl"
+    image = {"width": 64, "height": 48}
+    gt.write_text(json.dumps({"id": "a", "image": image, **gt_extra}) + "\n")
+    pred.write_text(json.dumps({"id": "a", **pred_extra}) + "\n")
+    return gt, pred
+
+
+@pytest.mark.parametrize(
+    ("task", "gt_extra", "pred_extra", "fragment"),
+    [
+        (
+            "localization",
+            {"boxes": []},
+            {"boxes": [{"label": "Nodule", "bbox": [10, 10, 70, 20], "score": 0.5}]},
+            "lies outside the 64x48 image",
+        ),
+        ("localization", {"boxes": []}, {"labels": {}}, "no 'boxes' list"),
+        (
+            "segmentation",
+            {"masks": {"heart": {"size": [48, 64], "counts": "PQ1"}}},
+            {"masks": {"heart": {"size": [64, 48], "counts": "PQ1"}}},
+            "ground truth has [48, 64]",
+        ),
+        ("report", {"report": "No effusion."}, {"labels": {}}, "has no 'report'"),
+    ],
+)
+def test_bad_task_inputs_name_file_and_line(
+    tmp_path: Path, task: str, gt_extra: dict, pred_extra: dict, fragment: str
+) -> None:
+    gt, pred = _one_image(tmp_path, gt_extra, pred_extra)
+    out = tmp_path / "r.json"
+    code, output = _score(
+        ["--task", task, "--gt", str(gt), "--pred", str(pred), "--out", str(out), "--no-meteor"]
+    )
+    assert code == 2, output
+    assert f"{pred}:1" in output.replace("\n", "") and fragment in output.replace("\n", "")
+    assert not out.exists()
