@@ -196,6 +196,81 @@ def label_reports_command(
     err.print(f"labelled {n} reports -> {out_path}")
 
 
+def _adapter_options(options: list[str] | None) -> dict[str, Any]:
+    """`--option key=value` pairs for an adapter (e.g. chexpert's uncertain=U-Ones); true/false become booleans."""
+    parsed: dict[str, Any] = {}
+    for item in options or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--option {item!r} is not KEY=VALUE")
+        parsed[key.strip().replace("-", "_")] = {"true": True, "false": False}.get(value.lower(), value)
+    return parsed
+
+
+OptionList = Annotated[
+    list[str] | None,
+    typer.Option("--option", help="Adapter option KEY=VALUE (repeatable), e.g. uncertain=U-Ones."),
+]
+data_app = typer.Typer(
+    help="Check and export benchmark datasets held in their publishers' layouts.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+
+@app.command("datasets")
+def datasets_command() -> None:
+    """List the ten benchmarks with their tasks, splits and expected on-disk layout."""
+    from bench.datasets.cli import list_datasets
+
+    out.print(list_datasets())
+
+
+@data_app.command("check")
+def data_check(
+    name: Annotated[str, typer.Argument(help="Dataset name (see `cxrbench datasets`).")],
+    root: Annotated[Path, typer.Option(help="Folder holding the dataset as its publisher ships it.")],
+    option: OptionList = None,
+) -> None:
+    """Validate a dataset folder and print counts per split and label."""
+    from bench.datasets.cli import check_dataset
+
+    raise typer.Exit(check_dataset(name, root, **_adapter_options(option)))
+
+
+@data_app.command("export")
+def data_export(
+    name: Annotated[str, typer.Argument(help="Dataset name (see `cxrbench datasets`).")],
+    root: Annotated[Path, typer.Option(help="Folder holding the dataset as its publisher ships it.")],
+    split: Annotated[str, typer.Option(help="Split to export (e.g. test).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Ground-truth JSONL to write.")],
+    option: OptionList = None,
+) -> None:
+    """Write one split's ground truth in the record format."""
+    from bench.datasets.cli import export_dataset
+
+    def run() -> int:
+        try:
+            return export_dataset(name, root, split, out_path, **_adapter_options(option))
+        except KeyError as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
+
+    n = _guarded(run)
+    err.print(f"wrote {n} records to {out_path}")
+
+
+@app.command("demo-data")
+def demo_data(
+    out_path: Annotated[Path, typer.Option("--out", help="Folder to write the ten demo datasets into.")],
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 0,
+) -> None:
+    """Write the embedded demo: the ten benchmarks in their publishers' layouts, small and synthetic."""
+    from bench.datasets.cli import write_demo_data
+
+    written = write_demo_data(out_path, seed=seed)
+    for name, path in written.items():
+        out.print(f"{name:12s} {path}")
+
+
 @app.command()
 def version() -> None:
     """Print the cxrbench version."""

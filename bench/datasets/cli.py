@@ -1,0 +1,68 @@
+"""Plain functions behind `cxrbench datasets`, `data check`, `data export` and `demo-data` (mounted by bench/cli.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.datasets import DATASETS, LayoutError, export_jsonl, get_adapter
+from bench.datasets.demo import write_demo
+
+
+def list_datasets() -> Table:
+    """A rich Table of the ten adapters: name, tasks, splits (and their source), expected layout."""
+    table = Table(title="cxrbench datasets", show_lines=True)
+    for column in ("name", "tasks", "splits", "expected layout"):
+        table.add_column(column, overflow="fold")
+    for name, cls in DATASETS.items():
+        table.add_row(
+            name, ", ".join(cls.tasks), f"{', '.join(cls.splits)}\n({cls.split_source})", cls.expected_layout
+        )
+    return table
+
+
+def check_dataset(
+    name: str, root: str | os.PathLike[str], console: Console | None = None, **options: Any
+) -> int:
+    """Validate ROOT against NAME's layout and print counts; 0 if OK, 2 on a bad layout (error printed), 1 on a bad name."""
+    console = console or Console()
+    try:
+        adapter = get_adapter(name, **options)
+    except (KeyError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc.args[0]))}", highlight=False)
+        return 1
+    try:
+        report = adapter.check(root)
+    except LayoutError as exc:
+        console.print(f"[red]bad layout for {name}:[/red] {escape(str(exc))}", highlight=False)
+        console.print(f"expected layout:\n{adapter.expected_layout}", highlight=False, markup=False)
+        return 2
+    console.print(report.render(), highlight=False, markup=False)
+    return 0
+
+
+def export_dataset(
+    name: str, root: str | os.PathLike[str], split: str, out: str | os.PathLike[str], **options: Any
+) -> int:
+    """Write SPLIT's ground truth to OUT (JSONL, .gz accepted); returns the number of records written.
+
+    Raises LayoutError / ValueError (unknown split) / KeyError (unknown dataset) for the caller to report.
+    """
+    return export_jsonl(get_adapter(name, **options), root, split, out)
+
+
+def write_demo_data(out_dir: str | os.PathLike[str], n: int | None = None, seed: int = 0) -> dict[str, Path]:
+    """Write the embedded demo, one folder per dataset (each a valid --root); returns name -> folder."""
+    return write_demo(out_dir, n=n, seed=seed)
+
+
+if __name__ == "__main__":  # python -m bench.datasets.cli check NAME ROOT
+    if len(sys.argv) == 4 and sys.argv[1] == "check":
+        sys.exit(check_dataset(sys.argv[2], sys.argv[3]))
+    Console().print(list_datasets())

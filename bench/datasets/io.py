@@ -1,0 +1,193 @@
+"""File access shared by the adapters: CSV with located errors, image headers, pixels (DICOM, JSRT raw, PNG)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.datasets.base import LayoutError
+
+SPLITS_DIR = Path(__file__).resolve().parent / "splits"
+DICOM_SUFFIXES = (".dcm", ".dicom")
+
+
+def find_file(root: Path, names: Sequence[str], fix: str) -> Path:
+    """The first of `names` (each also tried with .gz) under root, else a LayoutError naming them."""
+    for name in names:
+        for candidate in (root / name, root / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise LayoutError(root / names[0], f"file not found (looked for {', '.join(names)} and .gz)", fix=fix)
+
+
+def read_csv(
+    path: Path, required: Iterable[str], *, delimiter: str = ",", fix: str = ""
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows as (1-based line number, {column: value}); the header must hold every `required` column."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        raise LayoutError(path, f"cannot read ({exc})", fix=fix or "re-download the file") from None
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise LayoutError(
+            path,
+            f"missing column(s) {', '.join(repr(m) for m in missing)}; the header has {header}",
+            row=1,
+            fix=fix or "use the publisher's original file (columns are matched by exact name)",
+        )
+    rows = []
+    for lineno, row in enumerate(reader, start=2):
+        rows.append((lineno, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}))
+    return rows
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-empty stripped lines of a (possibly gzipped) text file."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return [line.strip() for line in raw.decode("utf-8-sig").splitlines() if line.strip()]
+
+
+def require_image(path: Path, fix: str) -> Path:
+    if not path.is_file():
+        raise LayoutError(path, "image not found", fix=fix)
+    return path
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file header only; DICOM through pydicom. LayoutError if missing or unreadable."""
+    if not path.is_file():
+        raise LayoutError(
+            path, "image not found", fix="extract the publisher's image archives under the root"
+        )
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        import pydicom
+
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            return int(ds.Columns), int(ds.Rows)
+        except Exception as exc:
+            raise LayoutError(
+                path, f"not a readable DICOM file ({exc})", fix="re-download this file"
+            ) from None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise LayoutError(
+            path, f"not a readable image ({exc})", fix="re-download or re-extract this file"
+        ) from None
+
+
+def dicom_pixel_spacing(path: Path) -> tuple[float, float] | None:
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    if spacing is None or len(spacing) != 2:
+        return None
+    values = (float(spacing[0]), float(spacing[1]))
+    return values if all(math.isfinite(v) and v > 0 for v in values) else None
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Pixels as a 2-D float32 array in [0, 1] where brighter = denser (radiograph convention).
+
+    DICOM: rescale, then the VOI LUT / window in the file, then MONOCHROME1 inverted. JSRT .IMG: 12-bit big-endian
+    raw, where the stored value grows with optical density (film darkness), so it is inverted. Others: Pillow.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in DICOM_SUFFIXES:
+        import pydicom
+        from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+        ds = pydicom.dcmread(path)
+        pixels = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds).astype(np.float64)
+        lo, hi = float(pixels.min()), float(pixels.max())
+        scaled = (pixels - lo) / (hi - lo) if hi > lo else np.zeros_like(pixels)
+        if ds.get("PhotometricInterpretation") == "MONOCHROME1":
+            scaled = 1.0 - scaled
+        return scaled.astype(np.float32)
+    if suffix == ".img":
+        side = jsrt_side(path)
+        raw = np.fromfile(path, dtype=">u2").reshape(side, side)
+        return (1.0 - raw.astype(np.float32) / 4095.0).clip(0.0, 1.0)
+    from PIL import Image
+
+    with Image.open(path) as image:
+        array = np.asarray(image.convert("L"), dtype=np.float32)
+    return array / 255.0
+
+
+def jsrt_side(path: Path) -> int:
+    """JSRT .IMG files are square, 16-bit, headerless: the side follows from the file size (2048 in the original)."""
+    n_bytes = path.stat().st_size
+    side = math.isqrt(n_bytes // 2)
+    if side == 0 or side * side * 2 != n_bytes:
+        raise LayoutError(
+            path,
+            f"{n_bytes} bytes is not a square 16-bit raw image (JSRT .IMG is 2048x2048x2 = 8388608 bytes)",
+            fix="re-download the JSRT image; do not convert it",
+        )
+    return side
+
+
+def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A binary mask image (PNG/GIF, any non-zero = inside) as bool, resized nearest to (width, height)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise LayoutError(path, "mask not found", fix="extract the publisher's mask archive under the root")
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L")
+            if size is not None and image.size != size:
+                image = image.resize(size, Image.NEAREST)
+            return np.asarray(image) > 0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise LayoutError(path, f"not a readable mask image ({exc})", fix="re-download this file") from None
+
+
+def clip_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> list[float]:
+    """Clamp to the image: publishers' boxes sometimes overshoot the border by a pixel or two."""
+    x0, x1 = sorted((min(max(x0, 0.0), width), min(max(x1, 0.0), width)))
+    y0, y1 = sorted((min(max(y0, 0.0), height), min(max(y1, 0.0), height)))
+    return [x0, y0, x1, y1]
+
+
+def hashed_split(dataset: str, patient: str, fractions: dict[str, float]) -> str:
+    """Seeded patient-level split: a patient's bucket is sha256 of 'cxrbench-split-v1:<dataset>:<patient>'."""
+    digest = hashlib.sha256(f"cxrbench-split-v1:{dataset}:{patient}".encode()).hexdigest()
+    u = int(digest[:8], 16) / 2**32
+    cumulative = 0.0
+    for split, fraction in fractions.items():
+        cumulative += fraction
+        if u < cumulative:
+            return split
+    return next(reversed(fractions))
+
+
+def shipped_split(dataset: str) -> dict[str, Any]:
+    """The split file that ships with cxrbench: {"rule", "fractions", "assignments": {patient: split}}."""
+    return json.loads((SPLITS_DIR / f"{dataset}.json").read_text(encoding="utf-8"))
+
+
+def split_of(dataset: str, patient: str, shipped: dict[str, Any]) -> str:
+    assigned = shipped["assignments"].get(patient)
+    return assigned if assigned is not None else hashed_split(dataset, patient, shipped["fractions"])

@@ -1,0 +1,127 @@
+"""MIMIC-CXR-JPG 2.x (Johnson et al.) with the MIMIC-CXR free-text reports."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.datasets.base import DatasetAdapter, LayoutError, register
+from bench.datasets.chexpert import POLICIES, UncertainPolicy, label_value
+from bench.datasets.io import find_file, read_csv
+from bench.datasets.vocabulary import MIMIC_CXR
+
+OBSERVATIONS = tuple(MIMIC_CXR)
+SECTION = re.compile(r"^\s*([A-Z][A-Z /]+):", re.MULTILINE)
+FIX = (
+    "download MIMIC-CXR-JPG from PhysioNet and pass its top folder (the one with files/ and the csv.gz files)"
+)
+
+
+def report_sections(text: str) -> dict[str, str]:
+    """Upper-case 'NAME:' headers -> whitespace-normalised section text (later repeats are appended)."""
+    sections: dict[str, str] = {}
+    matches = list(SECTION.finditer(text))
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        body = " ".join(text[match.end() : end].split())
+        name = match.group(1).strip()
+        sections[name] = f"{sections[name]} {body}".strip() if name in sections else body
+    return sections
+
+
+def findings_impression(text: str) -> str | None:
+    """'FINDINGS: ... IMPRESSION: ...' from the report, None when the report has neither section."""
+    sections = report_sections(text)
+    parts = [f"{name}: {sections[name]}" for name in ("FINDINGS", "IMPRESSION") if sections.get(name)]
+    return "\n\n".join(parts) or None
+
+
+@register
+class MimicCXR(DatasetAdapter):
+    name = "mimic-cxr"
+    title = "MIMIC-CXR-JPG 2.x + reports"
+    tasks = ("report_generation", "classification")
+    splits = ("train", "validate", "test")
+    split_source = "official mimic-cxr-2.0.0-split.csv"
+    expected_layout = """\
+ROOT/
+  mimic-cxr-2.0.0-split.csv.gz, mimic-cxr-2.0.0-chexpert.csv.gz, mimic-cxr-2.0.0-metadata.csv.gz  (or .csv)
+  files/pXX/pNNNNNNNN/sNNNNNNNN/<dicom_id>.jpg
+  files/pXX/pNNNNNNNN/sNNNNNNNN.txt      (reports, from mimic-cxr-reports.zip, unpacked into the same files/)
+One record per image (all views kept). Labels: the study's 14 CheXpert-labeller values; -1 follows the uncertain
+policy (default U-Ignore -> null), blank -> null. Report: the FINDINGS and IMPRESSION sections (null if neither).
+Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size)."""
+
+    def __init__(self, uncertain: UncertainPolicy = "U-Ignore", require_reports: bool = True):
+        if uncertain not in POLICIES:
+            raise ValueError(f"uncertain policy {uncertain!r}: choose one of {', '.join(POLICIES)}")
+        self.uncertain = uncertain
+        self.require_reports = require_reports
+
+    def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
+        from bench.records import Record
+
+        self._check_split(split)
+        root = Path(root)
+        split_path = find_file(root, ("mimic-cxr-2.0.0-split.csv",), fix=FIX)
+        label_path = find_file(root, ("mimic-cxr-2.0.0-chexpert.csv",), fix=FIX)
+        meta_path = find_file(root, ("mimic-cxr-2.0.0-metadata.csv",), fix=FIX)
+        ids = ["dicom_id", "study_id", "subject_id"]
+        split_rows = [(n, r) for n, r in read_csv(split_path, [*ids, "split"]) if r["split"] == split]
+        labels_by_study = {
+            row["study_id"]: {
+                name: label_value(label_path, lineno, name, row[name], self.uncertain, False)
+                for name in OBSERVATIONS
+            }
+            for lineno, row in read_csv(label_path, ["subject_id", "study_id", *OBSERVATIONS])
+        }
+        metadata = {
+            row["dicom_id"]: (lineno, row)
+            for lineno, row in read_csv(meta_path, [*ids, "ViewPosition", "Rows", "Columns"])
+        }
+        for lineno, row in split_rows:
+            dicom_id, study, subject = row["dicom_id"], row["study_id"], row["subject_id"]
+            if dicom_id not in metadata:
+                raise LayoutError(
+                    split_path, f"dicom_id {dicom_id} is not in {meta_path.name}", row=lineno, fix=FIX
+                )
+            meta_line, meta = metadata[dicom_id]
+            study_dir = root / "files" / f"p{subject[:2]}" / f"p{subject}"
+            path = study_dir / f"s{study}" / f"{dicom_id}.jpg"
+            if not path.is_file():
+                raise LayoutError(path, f"image of {split_path.name} row {lineno} not found", fix=FIX)
+            report_path = study_dir / f"s{study}.txt"
+            report = None
+            if report_path.is_file():
+                report = findings_impression(report_path.read_text(encoding="utf-8", errors="replace"))
+            elif self.require_reports:
+                raise LayoutError(
+                    report_path,
+                    "report not found",
+                    fix="unpack mimic-cxr-reports.zip into ROOT (its files/ merges)",
+                )
+            try:
+                width, height = int(meta["Columns"]), int(meta["Rows"])
+            except ValueError:
+                raise LayoutError(
+                    meta_path, "Rows/Columns are not integers", row=meta_line, fix="use the original file"
+                ) from None
+            yield Record.model_validate(
+                {
+                    "id": f"p{subject[:2]}/p{subject}/s{study}/{dicom_id}",
+                    "image": {"width": width, "height": height},
+                    "labels": labels_by_study.get(study),
+                    "report": report,
+                    "meta": {
+                        "dataset": self.name,
+                        "split": split,
+                        "patient": subject,
+                        "study": study,
+                        "view": meta["ViewPosition"] or None,
+                        "uncertain_policy": self.uncertain,
+                        "path": path.relative_to(root).as_posix(),
+                    },
+                }
+            )

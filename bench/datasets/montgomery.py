@@ -1,0 +1,62 @@
+"""NLM Montgomery County chest X-ray set (USA): TB vs normal with manual left / right lung masks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.datasets import nlm_tb
+from bench.datasets.base import DatasetAdapter, LayoutError, register
+from bench.datasets.io import read_mask
+from bench.metrics.segmentation import encode_mask
+
+FIX = "extract MontgomerySet (CXR_png/, ManualMask/leftMask/, ManualMask/rightMask/, ClinicalReadings/) under the root"
+MASKS = {"left lung": "leftMask", "right lung": "rightMask"}
+
+
+@register
+class Montgomery(DatasetAdapter):
+    name = "montgomery"
+    title = "NLM Montgomery County TB set"
+    tasks = ("classification", "segmentation")
+    splits = ("train", "val", "test")
+    split_source = (
+        "seeded patient-level split shipped with cxrbench (splits/montgomery.json; no official split)"
+    )
+    expected_layout = """\
+ROOT/
+  CXR_png/MCUCXR_NNNN_0.png (normal) / MCUCXR_NNNN_1.png (TB)
+  ManualMask/leftMask/MCUCXR_NNNN_X.png, ManualMask/rightMask/MCUCXR_NNNN_X.png
+  ClinicalReadings/MCUCXR_NNNN_X.txt     (optional: sex, age, reading -> meta)
+Label Tuberculosis from the file name; masks 'left lung' (leftMask) and 'right lung' (rightMask): the patient's
+sides as NLM names them."""
+
+    def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
+        from bench.records import Record
+
+        self._check_split(split)
+        root = Path(root)
+        for path, patient, tb, (width, height) in nlm_tb.images(root, self.name, "MCUCXR", split, FIX):
+            masks = {}
+            for structure, folder in MASKS.items():
+                mask_path = root / "ManualMask" / folder / path.name
+                if not mask_path.is_file():
+                    raise LayoutError(mask_path, "mask not found", fix=FIX)
+                masks[structure] = encode_mask(read_mask(mask_path, (width, height)))
+            info = nlm_tb.reading(root / "ClinicalReadings" / f"{path.stem}.txt")
+            yield Record.model_validate(
+                {
+                    "id": path.stem,
+                    "image": {"width": width, "height": height},
+                    "labels": {"Tuberculosis": float(tb)},
+                    "masks": masks,
+                    "meta": {
+                        "dataset": self.name,
+                        "split": split,
+                        "patient": patient,
+                        **info,
+                        "path": path.relative_to(root).as_posix(),
+                    },
+                }
+            )
