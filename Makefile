@@ -8,7 +8,7 @@ export HF_DATASETS_OFFLINE := 1
 export HF_EVALUATE_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: test demo lint java benchmarks clean
+.PHONY: test demo lint system-deps benchmarks clean
 
 $(VENV)/.installed-dev: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,10 @@ $(VENV)/.installed-demo: pyproject.toml
 	$(PY) -m pip install -q -e '.[demo]'
 	@touch $@
 
-java:
-	@bash scripts/ensure-java.sh
+system-deps:
+	@bash scripts/ensure-system-deps.sh
 
-test: $(VENV)/.installed-dev java
+test: $(VENV)/.installed-dev system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.installed-dev
@@ -35,7 +35,7 @@ lint: $(VENV)/.installed-dev
 demo: $(VENV)/.installed-demo
 	$(PY) -m bench.demo --out demo_out
 
-benchmarks: $(VENV)/.installed-dev java
+benchmarks: $(VENV)/.installed-dev system-deps
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System packages some tests need, installed when missing (as root, with apt-get):
+#   java     - METEOR 1.5 (pycocoevalcap's jar) and the PTB-tokenizer parity tests   -> default-jre-headless
+#   chromium - the reader-study browser test (Playwright drives Debian's Chromium)   -> chromium
+# Without them those tests skip with a reason and METEOR is reported unavailable; nothing else changes.
+set -u
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "cxrbench: installing ${missing[*]} with apt-get..." >&2
+  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+    exit 0
+  fi
+fi
+echo "cxrbench: could not install ${missing[*]} (needs root and apt-get). Tests that need them will be skipped;" \
+     "install them with: sudo apt-get install ${missing[*]}" >&2
+exit 0
