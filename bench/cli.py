@@ -211,6 +211,15 @@ OptionList = Annotated[
     list[str] | None,
     typer.Option("--option", help="Adapter option KEY=VALUE (repeatable), e.g. uncertain=U-Ones."),
 ]
+
+
+def _mount_study() -> None:
+    from readerstudy.cli import study_app  # light: only typer at import time
+
+    app.add_typer(study_app, name="study", help="Blinded reader study: build, serve, simulate, analyze.")
+
+
+_mount_study()
 data_app = typer.Typer(
     help="Check and export benchmark datasets held in their publishers' layouts.", no_args_is_help=True
 )

@@ -1,0 +1,1 @@
+"""Streamlit reading app (entry file ``main.py``)."""

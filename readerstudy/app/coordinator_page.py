@@ -1,0 +1,51 @@
+"""Coordinator page (role-protected by the login): progress, audit check, lock, unblind after lock, export."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from readerstudy.store.audit import head_hash, verify_audit_chain
+from readerstudy.store.coordinator_api import (
+    export_reads_csv,
+    is_locked,
+    lock_study,
+    progress_table,
+    unblinding_table,
+)
+from readerstudy.store.engine import StudyDB
+from readerstudy.store.reader_api import Account, study_info
+
+
+def render_coordinator(db: StudyDB, account: Account) -> None:
+    st.title(f"{study_info(db).name}: coordinator")
+    st.subheader("Progress")
+    st.dataframe(progress_table(db), hide_index=True, key="co_progress")
+    ok, first_bad = verify_audit_chain(db)
+    if ok:
+        st.success(f"Audit chain intact. Head hash (record it elsewhere): `{head_hash(db)}`")
+    else:
+        st.error(f"Audit chain broken at row {first_bad}.")
+
+    st.subheader("Lock, unblind, export")
+    if not is_locked(db):
+        st.write("Locking stops all reading. Unblinding and export are possible only after locking.")
+        confirm = st.checkbox("Reading is finished; lock the study", key="co_lock_confirm")
+        if st.button("Lock study", key="co_lock", disabled=not confirm):
+            lock_study(db, account.reader_id)
+            st.rerun()
+        return
+    st.info("The study is locked.")
+    if st.button("Unblind (show the key)", key="co_unblind"):
+        st.session_state["unblind_table"] = unblinding_table(db, account.reader_id)
+    if "unblind_table" in st.session_state:
+        st.dataframe(st.session_state["unblind_table"], hide_index=True, key="co_key_table")
+    if st.button("Prepare reads export (CSV)", key="co_export"):
+        st.session_state["export_csv"] = export_reads_csv(db, account.reader_id)
+    if "export_csv" in st.session_state:
+        st.download_button(
+            "Download reads_long.csv",
+            st.session_state["export_csv"],
+            file_name="reads_long.csv",
+            mime="text/csv",
+            key="co_download",
+        )

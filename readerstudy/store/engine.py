@@ -1,0 +1,158 @@
+"""Open a study database: SQLite (WAL, synchronous=FULL) by default, any SQLAlchemy URL otherwise.
+
+Append-only tables get triggers that refuse UPDATE and DELETE, written for SQLite and PostgreSQL. Writes go through
+:attr:`StudyDB.write_engine`, whose transactions start with ``BEGIN IMMEDIATE`` on SQLite so concurrent writers queue
+on the database lock instead of failing half-way (the audit hash chain needs writers to be serialised).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.orm import Session
+
+from readerstudy.store.models import APPEND_ONLY_TABLES, Base
+
+_WRITE_OPTION = "cxr_write"
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def to_url(db: str | Path) -> str:
+    """A plain path becomes an SQLite URL; anything with ``://`` is taken as an SQLAlchemy URL."""
+    text = str(db)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+@dataclass(frozen=True)
+class StudyDB:
+    url: str
+    engine: Engine
+    write_engine: Engine
+    # Writers of one process queue on this lock first: a thread waiting here wakes as soon as the previous
+    # commit is done, whereas SQLite's busy handler polls with growing sleeps (the cause of long latency tails).
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # Facts fixed at build (criteria, scale), cached per open database.
+    fixed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def reading(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session whose transaction holds the write lock (BEGIN IMMEDIATE on SQLite) from its first statement."""
+        with self._write_lock, Session(self.write_engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction (committed on normal exit): the fast path for submits."""
+        with self._write_lock, self.write_engine.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _sqlite_trigger_sql(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+    ]
+
+
+POSTGRES_REFUSE_FUNCTION = """
+CREATE OR REPLACE FUNCTION cxr_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME;
+END
+$$
+"""
+
+
+def _postgres_trigger_sql(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION cxr_refuse_change()",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION cxr_refuse_change()",
+    ]
+
+
+def trigger_statements(dialect: str) -> list[str]:
+    """DDL that makes the append-only tables refuse UPDATE/DELETE in the given SQL dialect."""
+    if dialect == "sqlite":
+        return [sql for table in APPEND_ONLY_TABLES for sql in _sqlite_trigger_sql(table)]
+    if dialect == "postgresql":
+        return [POSTGRES_REFUSE_FUNCTION] + [
+            sql for table in APPEND_ONLY_TABLES for sql in _postgres_trigger_sql(table)
+        ]
+    raise ValueError(f"append-only triggers are written for sqlite and postgresql, not {dialect!r}")
+
+
+def open_db(db: str | Path, create: bool = False) -> StudyDB:
+    """Open (and with ``create=True`` create the schema and triggers of) a study database."""
+    url = to_url(db)
+    if url.startswith("sqlite:///") and not create:
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise FileNotFoundError(f"no study database at {path}")
+    connect_args = {"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000} if url.startswith("sqlite") else {}
+    engine = create_engine(url, connect_args=connect_args)
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_hooks(engine)
+    study_db = StudyDB(url=url, engine=engine, write_engine=engine.execution_options(**{_WRITE_OPTION: True}))
+    if create:
+        Base.metadata.create_all(engine)
+        with engine.begin() as connection:
+            for statement in trigger_statements(engine.dialect.name):
+                connection.execute(text(statement))  # text(): the driver's '%' placeholders get escaped
+    elif "studies" not in inspect(engine).get_table_names():
+        engine.dispose()
+        raise ValueError(f"{url} is not a reader-study database (no 'studies' table)")
+    return study_db
+
+
+@contextmanager
+def using_db(db: StudyDB | str | Path) -> Iterator[StudyDB]:
+    """Use an open StudyDB as is, or open one from a path/URL and dispose of it afterwards."""
+    if isinstance(db, StudyDB):
+        yield db
+        return
+    study_db = open_db(db)
+    try:
+        yield study_db
+    finally:
+        study_db.dispose()

@@ -1,0 +1,281 @@
+"""What reader pages may do: log in, see their next case (sources hidden), submit, revise, answer the blinding check.
+
+This module never touches the unblinding key: a case is shown as texts in slots placed left ("A") and right ("B")
+by the reader's stored assignment.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from readerstudy.store.audit import append_audit, read_digest, utc_now
+from readerstudy.store.engine import StudyDB
+from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Reader, Study
+from readerstudy.store.passwords import verify_password
+
+REXVAL_ERROR_FLAGS = (
+    "false finding",
+    "missed finding",
+    "wrong location",
+    "wrong severity",
+    "comparison issues",
+)
+CHOICES = ("A", "equal", "B")
+BLINDING_GUESSES = ("A", "B", "unsure")
+
+
+class StudyLockedError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Account:
+    reader_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    name: str
+    criteria: list[str]
+    likert_min: int
+    likert_max: int
+    locked: bool
+
+
+@dataclass
+class ReadAnswers:
+    """One submission: a choice per criterion plus optional per-report ratings ("a" = left, "b" = right)."""
+
+    choices: dict[str, str]
+    likert_a: int | None = None
+    likert_b: int | None = None
+    flags_a: list[str] = field(default_factory=list)
+    flags_b: list[str] = field(default_factory=list)
+    significant_a: bool = False
+    significant_b: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CaseView:
+    order_index: int
+    n_total: int
+    text_a: str
+    text_b: str
+    image_path: str | None
+    latest: ReadAnswers | None
+    latest_version: int
+
+
+def log_event(db: StudyDB, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
+    with db.writing() as session:
+        append_audit(session, actor, action, detail)
+        session.commit()
+
+
+def authenticate(db: StudyDB, reader_id: str, password: str) -> Account | None:
+    """Check a password; every attempt is audited."""
+    with db.reading() as session:
+        reader = session.get(Reader, reader_id.strip())
+    ok = reader is not None and verify_password(password, reader.password_hash)
+    log_event(db, reader_id.strip()[:100], "login" if ok else "login_failed")
+    return Account(reader.reader_id, reader.role) if ok and reader is not None else None
+
+
+def study_info(db: StudyDB) -> StudyInfo:
+    with db.reading() as session:
+        study = session.scalars(select(Study)).one()
+    protocol = json.loads(study.protocol_json)
+    scale = protocol.get("scale", {})
+    return StudyInfo(
+        name=study.name,
+        criteria=list(protocol["criteria"]),
+        likert_min=int(scale.get("likert_min", 1)),
+        likert_max=int(scale.get("likert_max", 5)),
+        locked=bool(study.locked),
+    )
+
+
+def progress(db: StudyDB, reader_id: str) -> tuple[int, int]:
+    """(cases with at least one submitted read, cases assigned)."""
+    with db.reading() as session:
+        total = session.scalar(select(func.count()).where(Assignment.reader_id == reader_id)) or 0
+        done = session.scalar(
+            select(func.count(func.distinct(Read.case_idx))).where(Read.reader_id == reader_id)
+        )
+    return int(done or 0), int(total)
+
+
+def next_unread(db: StudyDB, reader_id: str) -> int | None:
+    """Order index of the first assigned case without a read, or None when all are read."""
+    read_cases = select(Read.case_idx).where(Read.reader_id == reader_id)
+    with db.reading() as session:
+        return session.scalar(
+            select(func.min(Assignment.order_index)).where(
+                Assignment.reader_id == reader_id, Assignment.case_idx.not_in(read_cases)
+            )
+        )
+
+
+def _latest_answers(reads: list[Read]) -> tuple[ReadAnswers | None, int]:
+    if not reads:
+        return None, 0
+    version = max(r.version for r in reads)
+    rows = [r for r in reads if r.version == version]
+    first = rows[0]
+    answers = ReadAnswers(
+        choices={r.criterion: r.choice for r in rows},
+        likert_a=first.likert_a,
+        likert_b=first.likert_b,
+        flags_a=json.loads(first.error_flags_a),
+        flags_b=json.loads(first.error_flags_b),
+        significant_a=bool(first.significant_a),
+        significant_b=bool(first.significant_b),
+        reason=first.reason,
+    )
+    return answers, version
+
+
+def load_case(db: StudyDB, reader_id: str, order_index: int) -> CaseView:
+    with db.reading() as session:
+        assignment = session.scalars(
+            select(Assignment).where(Assignment.reader_id == reader_id, Assignment.order_index == order_index)
+        ).one()
+        case = session.get(Case, assignment.case_idx)
+        assert case is not None
+        total = session.scalar(select(func.count()).where(Assignment.reader_id == reader_id)) or 0
+        reads = list(
+            session.scalars(select(Read).where(Read.reader_id == reader_id, Read.case_idx == case.case_idx))
+        )
+    left, right = (case.text_x, case.text_y) if assignment.left_slot == "x" else (case.text_y, case.text_x)
+    latest, version = _latest_answers(reads)
+    return CaseView(order_index, int(total), left, right, case.image_path, latest, version)
+
+
+def mark_shown(db: StudyDB, reader_id: str, order_index: int) -> datetime:
+    """Audit that a case was displayed; returns the time to pass back as ``shown_at`` on submit."""
+    shown_at = utc_now()
+    log_event(db, reader_id, "case_shown", {"order_index": order_index, "at": shown_at.isoformat()})
+    return shown_at
+
+
+def _validate(answers: ReadAnswers, criteria: list[str], info: StudyInfo) -> None:
+    if set(answers.choices) != set(criteria):
+        raise ValueError(f"a choice is needed for each criterion {criteria}, got {sorted(answers.choices)}")
+    bad = {c: v for c, v in answers.choices.items() if v not in CHOICES}
+    if bad:
+        raise ValueError(f"choices must be one of {CHOICES}: {bad}")
+    for likert in (answers.likert_a, answers.likert_b):
+        if likert is not None and not info.likert_min <= likert <= info.likert_max:
+            raise ValueError(f"Likert score {likert} outside {info.likert_min}..{info.likert_max}")
+    unknown = (set(answers.flags_a) | set(answers.flags_b)) - set(REXVAL_ERROR_FLAGS)
+    if unknown:
+        raise ValueError(f"unknown error flags {sorted(unknown)}; allowed: {REXVAL_ERROR_FLAGS}")
+
+
+def _fixed_study_info(db: StudyDB) -> StudyInfo:
+    """Criteria and scale never change after build, so submits need not re-read them."""
+    if "study_info" not in db.fixed:
+        db.fixed["study_info"] = study_info(db)
+    return db.fixed["study_info"]
+
+
+def submit_read(
+    db: StudyDB, reader_id: str, order_index: int, answers: ReadAnswers, shown_at: datetime | None
+) -> int:
+    """Store one submission (a new version if the case was read before) and commit; returns the version."""
+    info = _fixed_study_info(db)
+    _validate(answers, info.criteria, info)
+    latest_version = (
+        select(func.max(Read.version))
+        .where(Read.reader_id == reader_id, Read.case_idx == Assignment.case_idx)
+        .scalar_subquery()
+    )
+    with db.write_transaction() as connection:
+        locked, case_idx, previous = connection.execute(
+            select(select(Study.locked).scalar_subquery(), Assignment.case_idx, latest_version).where(
+                Assignment.reader_id == reader_id, Assignment.order_index == order_index
+            )
+        ).one()
+        if locked:
+            raise StudyLockedError("the study is locked: no more reads are accepted")
+        version = int(previous or 0) + 1
+        submitted_at = utc_now()
+        rows = []
+        for criterion in info.criteria:
+            row: dict[str, Any] = {
+                "reader_id": reader_id,
+                "case_idx": case_idx,
+                "criterion": criterion,
+                "choice": answers.choices[criterion],
+                "likert_a": answers.likert_a,
+                "likert_b": answers.likert_b,
+                "error_flags_a": json.dumps(sorted(answers.flags_a)),
+                "error_flags_b": json.dumps(sorted(answers.flags_b)),
+                "significant_a": bool(answers.significant_a),
+                "significant_b": bool(answers.significant_b),
+                "reason": answers.reason.strip(),
+                "shown_at": shown_at,
+                "submitted_at": submitted_at,
+                "version": version,
+            }
+            row["id"] = connection.execute(insert(Read.__table__).values(**row)).inserted_primary_key[0]
+            rows.append(row)
+        detail = {
+            "order_index": order_index,
+            "case_idx": case_idx,
+            "version": version,
+            "read_ids": [r["id"] for r in rows],
+            "reads_sha256": read_digest(rows),
+        }
+        append_audit(connection, reader_id, "submit" if version == 1 else "revise", detail)
+    return version
+
+
+def submit_blinding(db: StudyDB, reader_id: str, guesses: dict[int, str]) -> int:
+    """Store blinding-check guesses keyed by order index ("A", "B" or "unsure"); returns how many were stored."""
+    bad = {k: v for k, v in guesses.items() if v not in BLINDING_GUESSES}
+    if bad:
+        raise ValueError(f"blinding guesses must be one of {BLINDING_GUESSES}: {bad}")
+    with db.writing() as session:
+        if session.scalars(select(Study.locked)).one():
+            raise StudyLockedError("the study is locked: no more answers are accepted")
+        by_order = dict(
+            session.execute(
+                select(Assignment.order_index, Assignment.case_idx).where(Assignment.reader_id == reader_id)
+            ).all()
+        )
+        now = utc_now()
+        for order_index, guess in guesses.items():
+            session.add(
+                BlindingAnswer(
+                    reader_id=reader_id, case_idx=by_order[order_index], guess=guess, submitted_at=now
+                )
+            )
+        append_audit(session, reader_id, "blinding_check", {"n_answers": len(guesses)})
+        session.commit()
+    return len(guesses)
+
+
+def blinding_answered(db: StudyDB, reader_id: str) -> bool:
+    with db.reading() as session:
+        count = session.scalar(select(func.count()).where(BlindingAnswer.reader_id == reader_id))
+    return bool(count)
+
+
+def case_texts(db: StudyDB, reader_id: str) -> list[tuple[int, str, str]]:
+    """(order index, Report A text, Report B text) of all of a reader's cases, in reading order."""
+    with db.reading() as session:
+        rows = session.execute(
+            select(Assignment.order_index, Assignment.left_slot, Case.text_x, Case.text_y)
+            .join(Case, Case.case_idx == Assignment.case_idx)
+            .where(Assignment.reader_id == reader_id)
+            .order_by(Assignment.order_index)
+        ).all()
+    return [(order, x, y) if left == "x" else (order, y, x) for order, left, x, y in rows]

@@ -1,0 +1,1 @@
+"""Study building: protocol, de-identification gate, text harmonisation, randomisation, demo and simulation."""
