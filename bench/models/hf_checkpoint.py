@@ -1,0 +1,265 @@
+"""`hf:DIR`: a vision-language checkpoint loaded with transformers from a local folder (never downloaded).
+
+The model is asked the prompt set's instructions (published IMT-CXR wording by default, or a YAML prompt file)
+and its text answers go through the same parsers as `imt-text:` (`AnswerDecoder`). Two families:
+
+- `vision-encoder-decoder` (e.g. ViT + GPT-2): pixels are prepared here in numpy / PIL (size, mean and std from
+  `preprocessor_config.json`, else the encoder config and 0.5 / 0.5), the instruction is the decoder prefix;
+- anything `AutoModelForImageTextToText` loads (LLaVA-style) with its `AutoProcessor` (PIL backend), the
+  instruction wrapped by the processor's chat template, or by `prompt_format` ("...{instruction}...").
+
+Decoding is greedy or beam search, never sampled; every setting that changes outputs is in `describe()`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.models.base import TASKS, ModelAdapter, Sample, TaskSpec
+from bench.models.imt_text import Answer, AnswerDecoder, PromptSet, Question, file_sha256
+from bench.records import Record
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".h5")
+
+
+@dataclass(frozen=True)
+class PixelPreprocessor:
+    """(H, W) float image in [0, 1] -> (C, h, w) normalised pixels, made as the resize mode says.
+
+    Picklable and light, so the runner can run it in DataLoader workers (`model.preprocess`)."""
+
+    resize: str
+    input_size: tuple[int, int]  # (h, w)
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        h, w = image.shape
+        if self.resize == "pad":
+            side = max(h, w)
+            canvas = np.zeros((side, side), dtype=np.float32)
+            top, left = (side - h) // 2, (side - w) // 2
+            canvas[top : top + h, left : left + w] = image
+            image = canvas
+        elif self.resize == "center_crop":
+            side = min(h, w)
+            top, left = (h - side) // 2, (w - side) // 2
+            image = image[top : top + side, left : left + side]
+        in_h, in_w = self.input_size
+        pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
+        resized = np.asarray(pil.resize((in_w, in_h), Image.BILINEAR), dtype=np.float32)
+        mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
+        std = np.asarray(self.std, dtype=np.float32)[:, None, None]
+        return (np.repeat(resized[None], len(self.mean), axis=0) - mean) / std
+
+
+def _missing_checkpoint(path: Path) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"hf:{path}: no Hugging Face checkpoint there (no config.json); pass hf:DIR with a local folder written "
+        "by save_pretrained (config.json, weights, tokenizer / processor files) - checkpoints are never downloaded"
+    )
+
+
+def checkpoint_hashes(root: Path) -> dict[str, dict[str, str]]:
+    """sha256 of every top-level file: weights apart from the rest (config, tokenizer, processor)."""
+    weights, other = {}, {}
+    for entry in sorted(root.iterdir()):
+        if entry.is_file():
+            (weights if entry.suffix in WEIGHT_SUFFIXES else other)[entry.name] = file_sha256(entry)
+    return {"weights": weights, "other_files": other}
+
+
+class HfCheckpointModel(ModelAdapter):
+    tasks = frozenset(TASKS)
+    score_type = "binary"  # text labels are 0/1 (docs/models.md)
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        prompts: str | None = None,
+        resize: str | None = None,
+        unparseable_labels: str = "absent",
+        device: str = "cpu",
+        batch_size: int = 8,
+        max_new_tokens: int = 256,
+        num_beams: int = 1,
+        no_repeat_ngram_size: int = 0,
+        prompt_format: str | None = None,
+    ):
+        self.root = Path(path)
+        if not (self.root / "config.json").is_file():
+            raise _missing_checkpoint(self.root)
+        import torch
+        from transformers import AutoConfig
+
+        self.prompts = PromptSet.load(prompts)
+        self.decoder = AnswerDecoder(self.prompts, resize=resize, unparseable_labels=unparseable_labels)
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.prompt_format = prompt_format
+        self.generation = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": False,
+            "num_beams": num_beams,
+            "no_repeat_ngram_size": no_repeat_ngram_size,
+        }
+        config = AutoConfig.from_pretrained(self.root, local_files_only=True)
+        self.family = (
+            "vision-encoder-decoder"
+            if config.model_type == "vision-encoder-decoder"
+            else "image-text-to-text"
+        )
+        if self.family == "vision-encoder-decoder":
+            self._load_encoder_decoder(config)
+        else:
+            self._load_image_text_to_text()
+        self.model.to(self.device).eval()
+        self.hashes = checkpoint_hashes(self.root)
+
+    # ------------------------------------------------------------------ loading
+
+    def _load_encoder_decoder(self, config: Any) -> None:
+        from transformers import AutoTokenizer, VisionEncoderDecoderModel
+
+        self.model = VisionEncoderDecoderModel.from_pretrained(self.root, local_files_only=True)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.root, local_files_only=True)
+        encoder = config.encoder
+        side = int(getattr(encoder, "image_size", 224))
+        pre: dict[str, Any] = {}
+        pre_path = self.root / "preprocessor_config.json"
+        if pre_path.is_file():
+            pre = json.loads(pre_path.read_text(encoding="utf-8"))
+        size = pre.get("size", side)
+        if isinstance(size, dict):
+            size = (size.get("height", side), size.get("width", side))
+        self.input_size = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        channels = int(getattr(encoder, "num_channels", 3))
+        self.preprocess = PixelPreprocessor(
+            self.decoder.resize,
+            self.input_size,
+            tuple(float(v) for v in np.resize(np.asarray(pre.get("image_mean", 0.5), dtype=float), channels)),
+            tuple(float(v) for v in np.resize(np.asarray(pre.get("image_std", 0.5), dtype=float), channels)),
+        )
+        start = self.model.config.decoder_start_token_id
+        if start is None:
+            start = self.tokenizer.bos_token_id
+        if start is None:
+            raise ValueError(
+                f"hf:{self.root}: config has no decoder_start_token_id and the tokenizer no bos token"
+            )
+        self.start_id = int(start)
+
+    def _load_image_text_to_text(self) -> None:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.model = AutoModelForImageTextToText.from_pretrained(self.root, local_files_only=True)
+        self.processor = AutoProcessor.from_pretrained(self.root, local_files_only=True, backend="pil")
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"  # decoder-only batches are padded on the left
+        self.input_size = None
+        self.preprocess = None  # the processor prepares pixels from PIL images
+
+    # ------------------------------------------------------------------ inputs
+
+    def _strip_ids(self) -> set[int]:
+        ids = {self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, self.tokenizer.bos_token_id}
+        if self.family == "vision-encoder-decoder":
+            ids.add(self.start_id)
+        return {i for i in ids if i is not None}
+
+    def generate(self, images: list[np.ndarray], instruction: str) -> list[str]:
+        """Raw answers of the model to one instruction for each image."""
+        import torch
+
+        strip = self._strip_ids()
+        with torch.inference_mode():
+            if self.family == "vision-encoder-decoder":
+                # 2-D: raw pixels; 3-D: already made by `self.preprocess` in the runner's loader workers
+                ready = [im if im.ndim == 3 else self.preprocess(im) for im in images]
+                pixels = torch.from_numpy(np.stack(ready)).to(self.device)
+                prefix = [self.start_id, *self.tokenizer(instruction, add_special_tokens=False).input_ids]
+                prompt = torch.tensor([prefix] * len(images), device=self.device)
+                out = self.model.generate(pixel_values=pixels, decoder_input_ids=prompt, **self.generation)
+            else:
+                prompt = self._chat_prompt(instruction)
+                pil_images = [self._to_pil_rgb(im) for im in images]
+                inputs = self.processor(
+                    images=pil_images, text=[prompt] * len(images), return_tensors="pt", padding=True
+                ).to(self.device)
+                out = self.model.generate(**inputs, **self.generation)
+                prompt = inputs["input_ids"]
+        new_tokens = out[:, prompt.shape[1] :].tolist()
+        return [
+            self.tokenizer.decode([t for t in row if t not in strip], skip_special_tokens=False).strip()
+            for row in new_tokens
+        ]
+
+    def _chat_prompt(self, instruction: str) -> str:
+        if self.prompt_format is not None:
+            return self.prompt_format.replace("{instruction}", instruction)
+        if getattr(self.processor, "chat_template", None):
+            message = [
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}
+            ]
+            return self.processor.apply_chat_template(message, add_generation_prompt=True)
+        image_token = getattr(self.processor, "image_token", "<image>")
+        return f"{image_token}\n{instruction}"
+
+    @staticmethod
+    def _to_pil_rgb(image: np.ndarray) -> Any:
+        from PIL import Image
+
+        return Image.fromarray(np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8), mode="L").convert(
+            "RGB"
+        )
+
+    # ------------------------------------------------------------------ adapter
+
+    def predict(self, batch: list[Sample], spec: TaskSpec) -> list[Record]:
+        tasks = [task for task in TASKS if task in spec.tasks]
+        for sample in batch:
+            if sample.image is None:
+                raise ValueError(f"hf:{self.root} needs pixels but sample {sample.record.id!r} has none")
+        questions = [
+            q for task in tasks for q in AnswerDecoder.questions(self.prompts.templates[task][0], task, spec)
+        ]
+        answers: list[dict[Question, Answer]] = [{} for _ in batch]
+        for question in questions:
+            instruction = self.prompts.instruction(question.template, question.target)
+            for start in range(0, len(batch), self.batch_size):
+                chunk = batch[start : start + self.batch_size]
+                texts = self.generate([s.image for s in chunk], instruction)
+                for offset, text in enumerate(texts):
+                    answers[start + offset][question] = Answer(text, self.input_size)
+        return [self.decoder.to_record(s, spec, tasks, a) for s, a in zip(batch, answers, strict=True)]
+
+    @property
+    def parse_failures(self) -> dict[str, int]:
+        return dict(sorted(self.decoder.failures.items()))
+
+    def describe(self) -> dict[str, Any]:
+        import transformers
+
+        return {
+            "spec": f"hf:{self.root}",
+            "family": self.family,
+            "model_class": type(self.model).__name__,
+            "checkpoint": {"path": str(self.root), **self.hashes},
+            "generation": dict(self.generation),
+            "device": str(self.device),
+            "input_size": list(self.input_size) if self.input_size else None,
+            "prompt_format": self.prompt_format,
+            "score_type": self.score_type,
+            "prompts": self.prompts.to_json(),
+            "coordinates": {"bins": 1000, "bin_to_coordinate": "c = k / 999", "resize": self.decoder.resize},
+            "transformers": transformers.__version__,
+            **self.decoder.summary(),
+        }
