@@ -18,14 +18,37 @@ import streamlit as st  # noqa: E402
 from readerstudy.app.common import current_db  # noqa: E402
 from readerstudy.app.coordinator_page import render_coordinator  # noqa: E402
 from readerstudy.app.reader_page import render_reader  # noqa: E402
-from readerstudy.store.reader_api import authenticate, log_event, study_info  # noqa: E402
+from readerstudy.store.reader_api import authenticate, authenticate_sso, log_event, study_info  # noqa: E402
 
 st.set_page_config(page_title="Reader study", layout="wide")
 db = current_db()
 
 
+def _sso_configured() -> bool:
+    """True when `.streamlit/secrets.toml` has an [auth] section (Streamlit's OIDC login, `st.login`)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _sso_login() -> None:
+    if not st.user.is_logged_in:
+        if st.button("Log in with single sign-on", key="login_sso"):
+            st.login()
+        return
+    account = authenticate_sso(db, st.user.get("email"))
+    if account is None:
+        st.error("This single sign-on identity is not enrolled in the study. Ask the coordinator.")
+        return
+    st.session_state["account"] = account
+    st.rerun()
+
+
 def _login() -> None:
     st.title(study_info(db).name)
+    if _sso_configured():
+        _sso_login()
     with st.form("login"):
         user = st.text_input("User id", key="login_user")
         password = st.text_input("Password", type="password", key="login_password")
@@ -48,6 +71,8 @@ with st.sidebar:
     if st.button("Pause and log out", key="nav_logout"):
         log_event(db, account.reader_id, "logout")
         st.session_state.clear()
+        if _sso_configured() and st.user.is_logged_in:
+            st.logout()
         st.rerun()
 
 if account.role == "coordinator":

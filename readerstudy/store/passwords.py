@@ -9,6 +9,9 @@ import secrets
 _N, _R, _P = 2**14, 8, 1
 
 
+SSO_ONLY = "!sso-only"  # stored instead of a hash for accounts that log in through OIDC
+
+
 def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt if salt is not None else secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)

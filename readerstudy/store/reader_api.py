@@ -88,6 +88,20 @@ def authenticate(db: StudyDB, reader_id: str, password: str) -> Account | None:
     return Account(reader.reader_id, reader.role) if ok and reader is not None else None
 
 
+def authenticate_sso(db: StudyDB, email: str | None) -> Account | None:
+    """Map an identity verified by the OIDC provider (Streamlit's `st.user.email`) to a study account; audited."""
+    if not email:
+        return None
+    with db.reading() as session:
+        protocol = json.loads(session.scalars(select(Study)).one().protocol_json)
+        account_id = (protocol.get("oidc_emails") or {}).get(email.strip().lower())
+        reader = session.get(Reader, account_id) if account_id else None
+    log_event(
+        db, (account_id or email.strip())[:100], "login_sso" if reader is not None else "login_sso_unknown"
+    )
+    return Account(reader.reader_id, reader.role) if reader is not None else None
+
+
 def study_info(db: StudyDB) -> StudyInfo:
     with db.reading() as session:
         study = session.scalars(select(Study)).one()

@@ -12,7 +12,7 @@ from typing import Any
 from readerstudy.store.audit import append_audit, utc_now
 from readerstudy.store.engine import open_db, to_url
 from readerstudy.store.models import Assignment, Case, Reader, Study, UnblindingKey
-from readerstudy.store.passwords import hash_password, is_password_hash
+from readerstudy.store.passwords import SSO_ONLY, hash_password, is_password_hash
 from readerstudy.study.deid import find_identifiers
 from readerstudy.study.harmonise import harmonise_report
 from readerstudy.study.protocol import Protocol, load_protocol_file
@@ -135,6 +135,8 @@ def build_from_records(records: list[CaseRecord], protocol: Protocol, db: str | 
             stored = account.password_hash or ""
             if account.password:
                 stored = hash_password(account.password)
+            elif not stored and account.email:
+                stored = SSO_ONLY  # no password can match: this account logs in through single sign-on only
             elif not is_password_hash(stored):
                 raise ValueError(f"{account.account_id}: password_hash is not in scrypt$n$r$p$salt$hash form")
             session.add(Reader(reader_id=account.account_id, role=account.role, password_hash=stored))

@@ -13,6 +13,7 @@ Example::
     readers:
       - {id: r1, password: "change-me"}
       - {id: r2, password_hash: "scrypt$16384$8$1$..."}
+      - {id: r3, email: "reader3@example.org"}   # single sign-on (OIDC via Streamlit's st.login) instead of a password
     coordinators:
       - {id: coordinator, password: "change-me-too"}
 """
@@ -32,6 +33,7 @@ class AccountSpec:
     role: str  # "reader" or "coordinator"
     password: str | None = None
     password_hash: str | None = None
+    email: str | None = None  # identity for single sign-on (OIDC); matched case-insensitively
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Protocol:
             "sections": self.sections,
             "readers": self.reader_ids,
             "coordinators": [a.account_id for a in self.readers if a.role == "coordinator"],
+            "oidc_emails": {a.email.lower(): a.account_id for a in self.readers if a.email},
             **self.extra,
         }
 
@@ -73,19 +76,22 @@ def _accounts(entries: Any, role: str) -> list[AccountSpec]:
     if entries is None:
         return []
     if not isinstance(entries, list):
-        raise ValueError(f"protocol '{role}s' must be a list of {{id, password | password_hash}}")
+        raise ValueError(f"protocol '{role}s' must be a list of {{id, password | password_hash | email}}")
     accounts = []
     for entry in entries:
         if not isinstance(entry, dict) or "id" not in entry:
             raise ValueError(f"each {role} needs an 'id': {entry!r}")
-        if not entry.get("password") and not entry.get("password_hash"):
-            raise ValueError(f"{role} {entry['id']!r} needs a 'password' or a 'password_hash'")
+        if not entry.get("password") and not entry.get("password_hash") and not entry.get("email"):
+            raise ValueError(
+                f"{role} {entry['id']!r} needs a 'password', a 'password_hash' or an 'email' (single sign-on)"
+            )
         accounts.append(
             AccountSpec(
                 str(entry["id"]),
                 str(entry.get("role", role)),
                 entry.get("password"),
                 entry.get("password_hash"),
+                str(entry["email"]) if entry.get("email") else None,
             )
         )
     return accounts
