@@ -281,6 +281,40 @@ def demo_data(
 
 
 @app.command()
+def table(
+    spec: Annotated[
+        str, typer.Argument(help="Leaderboard spec: a YAML file or a shipped name (demo, imt-cxr, ...).")
+    ],
+    runs: Annotated[
+        list[Path], typer.Option(help="Run folders, or folders searched for manifest.json (repeatable).")
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Folder for table.md/.tex/.csv/.html and cells.json.")
+    ],
+) -> None:
+    """Render a paper table (Markdown, LaTeX, CSV, HTML) with CIs, significance markers and conventions."""
+    from leaderboards.cli import table_command
+
+    raise typer.Exit(table_command(spec, list(runs), out_path))
+
+
+@app.command()
+def verify(
+    run_dir: Annotated[Path | None, typer.Argument(help="A run folder to re-check.")] = None,
+    table_dir: Annotated[
+        Path | None, typer.Option("--table", help="A rendered table folder to re-check.")
+    ] = None,
+) -> None:
+    """Re-hash inputs and recompute every metric: MATCH / MISMATCH per cell (non-zero exit on any mismatch)."""
+    from leaderboards.cli import verify_command
+
+    if (run_dir is None) == (table_dir is None):
+        err.print("[bold red]error:[/] pass either RUN_DIR or --table OUT_DIR")
+        raise typer.Exit(2)
+    raise typer.Exit(verify_command(run_dir=run_dir, table=table_dir))
+
+
+@app.command()
 def version() -> None:
     """Print the cxrbench version."""
     from importlib.metadata import version as dist_version

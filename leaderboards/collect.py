@@ -1,0 +1,239 @@
+"""Spec + run directories -> the table as data (cells with values, CIs, sources, bold, significance, footnotes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import statistics
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from leaderboards.conventions import convention_footnote
+from leaderboards.model import Cell, Source, Table
+from leaderboards.runs import RunInfo, discover_runs
+from leaderboards.specs import Column, Row, Spec
+
+FRACTION_TOLERANCE = 1e-9
+
+
+class ResultsCache:
+    """Results files read once, with the sha256 of the exact bytes read."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, tuple[dict[str, Any], str]] = {}
+
+    def get(self, path: Path) -> tuple[dict[str, Any], str] | None:
+        if path not in self._files:
+            if not path.is_file():
+                return None
+            raw = path.read_bytes()
+            self._files[path] = (json.loads(raw), hashlib.sha256(raw).hexdigest())
+        return self._files[path]
+
+
+def metric_from_results(
+    results: dict[str, Any], metric: str
+) -> tuple[float | None, list[float] | None, str, str | None]:
+    """(value, ci95, metric path, reason-if-undefined) of a metric name, or of `stat/label` from per_label."""
+    if metric in results.get("metrics", {}):
+        entry = results["metrics"][metric]
+        path = f"metrics.{metric}"
+        value, ci = entry.get("value"), entry.get("ci95")
+    else:
+        stat, _, label = metric.partition("/")
+        per_label = results.get("per_label", {}).get(stat, {})
+        if not label or label not in per_label:
+            return None, None, f"metrics.{metric}", f"metric {metric!r} is not in the results"
+        path = f"per_label.{stat}.{label}"
+        value = per_label[label]
+        ci = results.get("notes", {}).get("per_label_ci95", {}).get(stat, {}).get(label)
+    if value is None:
+        return None, None, path, _undefined_reason(results, metric)
+    return float(value), None if ci is None else [float(ci[0]), float(ci[1])], path, None
+
+
+def _undefined_reason(results: dict[str, Any], metric: str) -> str:
+    family = metric.split("/")[0].split("_")[0].rstrip("0123456789")
+    notes = results.get("notes", {})
+    hints = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in notes.items() if family and family in k]
+    detail = "; ".join(hints)[:240]
+    return f"{metric} undefined in {results.get('task', '?')} results" + (f" ({detail})" if detail else "")
+
+
+def _matching_runs(row: Row, col: Column, runs: list[RunInfo]) -> list[RunInfo]:
+    chosen = []
+    for run in runs:
+        if not row.matches(run.model_names) or run.dataset != col.benchmark or run.mode != col.mode:
+            continue
+        if col.split is not None and run.split != col.split:
+            continue
+        if col.fraction is not None:
+            fraction = 1.0 if run.fraction is None else run.fraction
+            if abs(fraction - col.fraction) > FRACTION_TOLERANCE:
+                continue
+        chosen.append(run)
+    return chosen
+
+
+def reproduced_cell(row: Row, col: Column, runs: list[RunInfo], cache: ResultsCache) -> Cell:
+    cell = Cell(row=row.id, column=col.key, kind="reproduced")
+    matched = _matching_runs(row, col, runs)
+    what = f"{col.benchmark} {col.mode}" + (f" {col.sub_label}" if col.fraction is not None else "")
+    if not matched:
+        cell.reason = f"no run of this model on {what}"
+        return cell
+    seeds = [r.seed for r in matched]
+    repeated = sorted({str(s) for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        cell.reason = f"ambiguous: several runs with seed {', '.join(repeated)}: " + ", ".join(
+            str(r.path) for r in matched
+        )
+        return cell
+    for run in sorted(matched, key=lambda r: (r.seed is None, r.seed or 0)):
+        path = run.results_path(col.task)
+        loaded = cache.get(path)
+        if loaded is None:
+            cell.reason = f"{path} is missing (task not run or the run failed)"
+            return cell
+        results, sha = loaded
+        value, ci, metric_path, reason = metric_from_results(results, col.metric)
+        cell.sources.append(Source(str(run.path), str(path), sha, metric_path, run.seed, value))
+        if value is None:
+            cell.reason = reason if len(matched) == 1 else f"seed {run.seed}: {reason}"
+            return cell
+        cell.ci95 = ci
+    values = [s.value for s in cell.sources if s.value is not None]
+    cell.n_seeds = len(values)
+    if len(values) == 1:
+        cell.value = values[0]
+    else:
+        cell.value = statistics.fmean(values)
+        cell.sd = statistics.stdev(values)
+        cell.ci95 = None  # seed-averaged cells show mean ± sd, not a bootstrap CI
+    return cell
+
+
+def reported_cell(row: Row, col: Column) -> Cell:
+    cell = Cell(row=row.id, column=col.key, kind="reported")
+    entry = row.reported.get(col.key)
+    if entry is None:
+        cell.reason = "not reported in the cited paper"
+        return cell
+    if isinstance(entry, dict):
+        cell.value = float(entry["value"])
+        cell.ci95 = [float(x) for x in entry["ci95"]] if entry.get("ci95") else None
+        cell.sd = float(entry["sd"]) if entry.get("sd") is not None else None
+    else:
+        cell.value = float(entry)
+    return cell
+
+
+def display_number(value: float, spec: Spec) -> str:
+    return f"{value * spec.cell_format.scale:.{spec.cell_format.digits}f}"
+
+
+def _order_rows(spec: Spec, cells: dict[tuple[str, str], Cell]) -> list[Row]:
+    reported = [r for r in spec.rows if r.kind == "reported"]
+    reproduced = [r for r in spec.rows if r.kind == "reproduced"]
+    if spec.order_by is not None:
+        col = spec.column(spec.order_by)
+        sign = 1.0 if col.lower_is_better else -1.0
+
+        def key(row: Row) -> tuple[bool, float]:
+            value = cells[(row.id, col.key)].value
+            return value is None, 0.0 if value is None else sign * value
+
+        reproduced.sort(key=key)
+    return reported + reproduced
+
+
+def _mark_best(spec: Spec, rows: list[Row], cells: dict[tuple[str, str], Cell]) -> None:
+    """Bold every cell whose *displayed* value equals the column's best (ties at display precision all bold)."""
+    for col in spec.columns:
+        candidates = [
+            cells[(r.id, col.key)]
+            for r in rows
+            if cells[(r.id, col.key)].value is not None and (spec.best == "all" or r.kind == "reproduced")
+        ]
+        if len(candidates) < 2:  # a lone number is not "best" of anything
+            continue
+        shown = {id(c): float(display_number(c.value, spec)) for c in candidates}  # type: ignore[arg-type]
+        best = min(shown.values()) if col.lower_is_better else max(shown.values())
+        for c in candidates:
+            c.bold = math.isclose(shown[id(c)], best, rel_tol=0.0, abs_tol=1e-12)
+
+
+def _footnotes(
+    spec: Spec, rows: list[Row], cells: dict[tuple[str, str], Cell], cache: ResultsCache
+) -> tuple[list[str], dict[str, int]]:
+    texts: list[str] = []
+    by_column: dict[str, int] = {}
+    for col in spec.columns:
+        variants: list[str] = []
+        for row in rows:
+            for source in cells[(row.id, col.key)].sources:
+                loaded = cache.get(Path(source.results))
+                if loaded is None:
+                    continue
+                text = convention_footnote(col.task, col.metric, loaded[0])
+                if text not in variants:
+                    variants.append(text)
+        if not variants:
+            continue
+        text = (
+            variants[0] if len(variants) == 1 else "CONVENTIONS DIFFER BETWEEN ROWS: " + " | ".join(variants)
+        )
+        if text not in texts:
+            texts.append(text)
+        by_column[col.key] = texts.index(text) + 1
+    return texts, by_column
+
+
+def collect_table(spec: Spec, run_paths: list[str | Path], out_dir: str | Path | None = None) -> Table:
+    """Build the table; `out_dir` receives the paired comparison files behind the significance markers."""
+    from leaderboards.significance import mark_significance
+
+    runs = discover_runs(run_paths)
+    cache = ResultsCache()
+    cells: dict[tuple[str, str], Cell] = {}
+    for row in spec.rows:
+        for col in spec.columns:
+            cell = (
+                reproduced_cell(row, col, runs, cache)
+                if row.kind == "reproduced"
+                else reported_cell(row, col)
+            )
+            cells[(row.id, col.key)] = cell
+    rows = _order_rows(spec, cells)
+    _mark_best(spec, rows, cells)
+    mark_significance(spec, rows, cells, cache, None if out_dir is None else Path(out_dir))
+    footnotes, column_footnote = _footnotes(spec, rows, cells, cache)
+    if out_dir is not None:  # cells.json keeps working when the table folder and the runs move together
+        for cell in cells.values():
+            for source in cell.sources:
+                source.run_dir = os.path.relpath(Path(source.run_dir).resolve(), Path(out_dir).resolve())
+                source.results = os.path.relpath(Path(source.results).resolve(), Path(out_dir).resolve())
+    return Table(
+        spec={
+            "name": spec.name,
+            "title": spec.title,
+            "caption": spec.caption,
+            "path": spec.path,
+            "sha256": spec.sha256,
+            "format": asdict(spec.cell_format),
+            "significance": asdict(spec.significance),
+            "best": spec.best,
+            "order_by": spec.order_by,
+        },
+        columns=[asdict(c) | {"sub_label": c.sub_label} for c in spec.columns],
+        rows=[
+            {"id": r.id, "label": r.label, "kind": r.kind, "citation": r.citation, "bibtex_key": r.bibtex_key}
+            for r in rows
+        ],
+        cells=[cells[(r.id, c.key)] for r in rows for c in spec.columns],
+        footnotes=footnotes,
+        column_footnote=column_footnote,
+    )

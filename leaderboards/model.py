@@ -1,0 +1,101 @@
+"""The rendered table as data: what `collect` builds, every renderer reads, and `cells.json` stores.
+
+Rendering is a pure function of this object, so `verify --table` can re-render from `cells.json` and check the
+table files byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CELLS_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Source:
+    """Where one number of a cell comes from (one run)."""
+
+    run_dir: str
+    results: str  # results file path
+    results_sha256: str
+    metric_path: str  # e.g. "metrics.auc_macro" or "per_label.auc.Cardiomegaly"
+    seed: int | None
+    value: float | None
+
+
+@dataclass
+class SignificanceTest:
+    against_row: str  # the next row down
+    method: str
+    p_value: float | None
+    p_holm: float | None = None
+    comparison_file: str | None = None
+    reason: str | None = None  # why no p-value
+
+
+@dataclass
+class Cell:
+    row: str
+    column: str
+    kind: str  # "reproduced" | "reported"
+    value: float | None = None  # the mean over seeds when n_seeds > 1
+    ci95: list[float] | None = None
+    sd: float | None = None
+    n_seeds: int = 0
+    reason: str | None = None  # set exactly when value is None
+    bold: bool = False
+    significant: bool = False
+    test: SignificanceTest | None = None
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None
+
+
+@dataclass
+class Table:
+    spec: dict[str, Any]  # name, title, caption, path, sha256, format, significance, best
+    columns: list[dict[str, Any]]  # leaf columns in display order (Column as dict)
+    rows: list[dict[str, Any]]  # id, label, kind, citation, bibtex_key in display order
+    cells: list[Cell]
+    footnotes: list[str]  # convention footnotes, numbered from 1
+    column_footnote: dict[str, int]  # column key -> footnote number
+
+    def cell(self, row: str, column: str) -> Cell:
+        return self._index()[(row, column)]
+
+    def _index(self) -> dict[tuple[str, str], Cell]:
+        return {(c.row, c.column): c for c in self.cells}
+
+    def missing_reasons(self) -> list[str]:
+        """Distinct reasons of missing cells, in display order; cell i's letter is its index here."""
+        reasons: list[str] = []
+        index = self._index()
+        for row in self.rows:
+            for col in self.columns:
+                cell = index[(row["id"], col["key"])]
+                if cell.missing and cell.reason not in reasons:
+                    reasons.append(cell.reason or "missing")
+        return reasons
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": CELLS_SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Table:
+        cells = []
+        for raw in data["cells"]:
+            raw = dict(raw)
+            raw["sources"] = [Source(**s) for s in raw["sources"]]
+            raw["test"] = SignificanceTest(**raw["test"]) if raw["test"] else None
+            cells.append(Cell(**raw))
+        return cls(
+            spec=data["spec"],
+            columns=data["columns"],
+            rows=data["rows"],
+            cells=cells,
+            footnotes=data["footnotes"],
+            column_footnote=data["column_footnote"],
+        )

@@ -1,0 +1,285 @@
+"""Leaderboard specs: which rows (models) and columns (benchmark × task × metric × mode) a paper table has.
+
+A spec is a YAML file (see docs/leaderboards.md); `load_spec` validates it and expands `modes` / `fractions`
+into leaf columns. Rows are either *reproduced* (matched to run directories by model spec) or *reported*
+(numbers typed in from a paper, with a citation); a row is never both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEC_DIR = Path(__file__).parent
+TASKS = ("classification", "localization", "segmentation", "report")
+MODES = ("zero-shot", "fine-tune")
+TESTS = ("paired_bootstrap", "approximate_randomization", "delong", "none")
+LOWER_IS_BETTER_PREFIXES = ("hd95",)
+
+_TOP_KEYS = {
+    "name",
+    "title",
+    "caption",
+    "format",
+    "significance",
+    "best",
+    "order",
+    "fractions",
+    "columns",
+    "rows",
+}
+_COLUMN_KEYS = {
+    "id",
+    "benchmark",
+    "task",
+    "metric",
+    "mode",
+    "modes",
+    "label",
+    "split",
+    "fractions",
+    "lower_is_better",
+}
+_ROW_KEYS = {"id", "label", "model", "reported"}
+_REPORTED_KEYS = {"citation", "bibtex_key", "values"}
+_FORMAT_KEYS = {"digits", "scale", "ci", "seeds", "missing"}
+_SIGNIFICANCE_KEYS = {"test", "alpha", "n_boot", "n_perm", "seed"}
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be used; the message names the file and the offending entry."""
+
+
+@dataclass(frozen=True)
+class CellFormat:
+    digits: int = 3
+    scale: float = 1.0
+    ci: str = "{value} [{lo}, {hi}]"
+    seeds: str = "{mean} ± {sd}"
+    missing: str = "—"
+
+
+@dataclass(frozen=True)
+class Significance:
+    test: str = "paired_bootstrap"
+    alpha: float = 0.05
+    n_boot: int = 1000
+    n_perm: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Column:
+    """A leaf column: one number per row."""
+
+    key: str  # unique: "<id>/<mode>" or "<id>/<mode>@<fraction>"
+    group: str  # "<id>/<mode>": fraction sub-columns share it
+    label: str
+    benchmark: str
+    task: str
+    metric: str
+    mode: str
+    fraction: float | None = None
+    split: str | None = None
+    lower_is_better: bool = False
+
+    @property
+    def sub_label(self) -> str:
+        return "" if self.fraction is None else f"{self.fraction * 100:g}%"
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    label: str
+    model: str | None = None  # glob matched against the run manifest's model spec / name
+    citation: str | None = None
+    bibtex_key: str | None = None
+    reported: dict[str, Any] = field(default_factory=dict)  # column key -> number or {value, ci95, sd}
+
+    @property
+    def kind(self) -> str:
+        return "reproduced" if self.model is not None else "reported"
+
+    def matches(self, model_names: list[str]) -> bool:
+        return self.model is not None and any(fnmatchcase(name, self.model) for name in model_names)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    title: str
+    caption: str
+    columns: list[Column]
+    rows: list[Row]
+    cell_format: CellFormat
+    significance: Significance
+    best: str  # "all" or "reproduced": which rows compete for bold
+    order_by: str | None  # a column key; reproduced rows sorted by it (best first)
+    path: str
+    sha256: str
+
+    def column(self, key: str) -> Column:
+        for col in self.columns:
+            if col.key == key:
+                return col
+        raise KeyError(key)
+
+
+def _check_keys(where: str, entry: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise SpecError(f"{where}: expected a mapping, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    return entry
+
+
+def _fraction_key(fraction: float) -> str:
+    return f"{fraction:g}"
+
+
+def _expand_column(where: str, entry: dict[str, Any], default_fractions: list[float]) -> list[Column]:
+    entry = _check_keys(where, entry, _COLUMN_KEYS)
+    for key in ("id", "benchmark", "task", "metric"):
+        if not entry.get(key):
+            raise SpecError(f"{where}: missing {key!r}")
+    if entry["task"] not in TASKS:
+        raise SpecError(f"{where}: task {entry['task']!r} is not one of {TASKS}")
+    if ("mode" in entry) == ("modes" in entry):
+        raise SpecError(f"{where}: give exactly one of 'mode' or 'modes'")
+    modes = [entry["mode"]] if "mode" in entry else list(entry["modes"])
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise SpecError(f"{where}: mode(s) {bad} not in {MODES}")
+    metric = str(entry["metric"])
+    lower = bool(entry.get("lower_is_better", metric.startswith(LOWER_IS_BETTER_PREFIXES)))
+    label = str(entry.get("label", f"{entry['benchmark']} {metric}"))
+    columns = []
+    for mode in modes:
+        group = f"{entry['id']}/{mode}"
+        common = dict(
+            group=group,
+            label=f"{label} ({'ZS' if mode == 'zero-shot' else 'FT'})",
+            benchmark=str(entry["benchmark"]),
+            task=entry["task"],
+            metric=metric,
+            mode=mode,
+            split=entry.get("split"),
+            lower_is_better=lower,
+        )
+        if mode == "fine-tune":
+            fractions = [float(f) for f in entry.get("fractions", default_fractions)] or [1.0]
+            if any(not 0.0 < f <= 1.0 for f in fractions):
+                raise SpecError(f"{where}: fractions must lie in (0, 1], got {fractions}")
+            columns += [Column(key=f"{group}@{_fraction_key(f)}", fraction=f, **common) for f in fractions]
+        else:
+            columns.append(Column(key=group, **common))
+    return columns
+
+
+def _parse_row(where: str, entry: dict[str, Any], column_keys: set[str]) -> Row:
+    entry = _check_keys(where, entry, _ROW_KEYS)
+    if not entry.get("id"):
+        raise SpecError(f"{where}: missing 'id'")
+    label = str(entry.get("label", entry["id"]))
+    if ("model" in entry) == ("reported" in entry):
+        raise SpecError(
+            f"{where}: a row is either reproduced ('model': runs) or reported ('reported': numbers from a "
+            "paper with a citation), exactly one of the two"
+        )
+    if "model" in entry:
+        return Row(id=str(entry["id"]), label=label, model=str(entry["model"]))
+    reported = _check_keys(f"{where}.reported", entry["reported"], _REPORTED_KEYS)
+    if not reported.get("citation"):
+        raise SpecError(f"{where}: reported rows need a 'citation'")
+    values: dict[str, Any] = {}
+    for group, value in (reported.get("values") or {}).items():
+        if isinstance(value, dict) and "value" not in value:  # fine-tune: {fraction: number}
+            for fraction, v in value.items():
+                values[f"{group}@{_fraction_key(float(fraction))}"] = v
+        else:
+            values[str(group)] = value
+    unknown = sorted(set(values) - column_keys)
+    if unknown:
+        raise SpecError(f"{where}: reported values for unknown column(s) {unknown}")
+    return Row(
+        id=str(entry["id"]),
+        label=label,
+        citation=str(reported["citation"]),
+        bibtex_key=reported.get("bibtex_key"),
+        reported=values,
+    )
+
+
+def resolve_spec_path(spec: str | Path) -> Path:
+    """A path, or the name of a shipped spec (`demo`, `imt-cxr`, `classification`, ...)."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    shipped = SPEC_DIR / f"{spec}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+    raise FileNotFoundError(f"spec {spec!r} is neither a file nor a shipped spec ({', '.join(names)})")
+
+
+def load_spec(spec: str | Path) -> Spec:
+    path = resolve_spec_path(spec)
+    raw_bytes = path.read_bytes()
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    raw = _check_keys(str(path), raw, _TOP_KEYS)
+    default_fractions = [float(f) for f in raw.get("fractions", [1.0])]
+    columns: list[Column] = []
+    for i, entry in enumerate(raw.get("columns") or []):
+        columns += _expand_column(f"{path}: columns[{i}]", entry, default_fractions)
+    if not columns:
+        raise SpecError(f"{path}: no columns")
+    keys = [c.key for c in columns]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise SpecError(f"{path}: duplicate column id(s) {duplicates}")
+    rows = [_parse_row(f"{path}: rows[{i}]", e, set(keys)) for i, e in enumerate(raw.get("rows") or [])]
+    row_ids = [r.id for r in rows]
+    if len(set(row_ids)) != len(row_ids):
+        raise SpecError(f"{path}: duplicate row ids")
+    fmt = CellFormat(**_check_keys(f"{path}: format", raw.get("format") or {}, _FORMAT_KEYS))
+    sig = Significance(
+        **_check_keys(f"{path}: significance", raw.get("significance") or {}, _SIGNIFICANCE_KEYS)
+    )
+    if sig.test not in TESTS:
+        raise SpecError(f"{path}: significance.test {sig.test!r} is not one of {TESTS}")
+    best = str(raw.get("best", "all"))
+    if best not in ("all", "reproduced"):
+        raise SpecError(f"{path}: best must be 'all' or 'reproduced'")
+    order = raw.get("order", "listed")
+    order_by = None
+    if order != "listed":
+        order_by = str(_check_keys(f"{path}: order", order, {"by"}).get("by"))
+        if order_by not in keys:
+            raise SpecError(f"{path}: order.by {order_by!r} is not a column key ({keys})")
+    return Spec(
+        name=str(raw.get("name", path.stem)),
+        title=str(raw.get("title", path.stem)),
+        caption=str(raw.get("caption", "")),
+        columns=columns,
+        rows=rows,
+        cell_format=fmt,
+        significance=sig,
+        best=best,
+        order_by=order_by,
+        path=str(path),
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+    )
+
+
+def shipped_specs() -> list[str]:
+    return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
