@@ -9,23 +9,9 @@ from pathlib import Path
 from bench.datasets.base import DatasetAdapter, LayoutError, register
 from bench.datasets.io import clip_box, find_file, image_size, read_csv, read_lines
 from bench.datasets.vocabulary import NIH_CHESTXRAY14
+from bench.labelsets import CHESTXRAY14
 
-FINDINGS = (
-    "Atelectasis",
-    "Cardiomegaly",
-    "Effusion",
-    "Infiltration",
-    "Mass",
-    "Nodule",
-    "Pneumonia",
-    "Pneumothorax",
-    "Consolidation",
-    "Edema",
-    "Emphysema",
-    "Fibrosis",
-    "Pleural_Thickening",
-    "Hernia",
-)
+FINDINGS = CHESTXRAY14
 RELEASED_SIDE = 1024  # NIH released every image at 1024x1024; BBox_List_2017 is in those pixels
 DATA_ENTRY = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 SPLIT_FILES = {"train_val": "train_val_list.txt", "test": "test_list.txt"}

@@ -18,6 +18,8 @@ from itertools import accumulate
 
 import numpy as np
 
+from bench.labelsets import CHESTXRAY14, CHEXPERT_14
+
 from .lexicon import Lexicon, load_lexicon
 from .rules import NEGATIVE, POSITIVE, UNCERTAIN, classify_anatomy, classify_finding, mask_pseudo_negations
 from .text import prepare
@@ -27,38 +29,8 @@ __all__ = ["LABELER_VERSION", "LABELSETS", "label_report", "label_reports"]
 LABELER_VERSION = "cxrbench-rules-1.0"
 
 LABELSETS: dict[str, list[str]] = {
-    "chexpert": [
-        "No Finding",
-        "Enlarged Cardiomediastinum",
-        "Cardiomegaly",
-        "Lung Lesion",
-        "Lung Opacity",
-        "Edema",
-        "Consolidation",
-        "Pneumonia",
-        "Atelectasis",
-        "Pneumothorax",
-        "Pleural Effusion",
-        "Pleural Other",
-        "Fracture",
-        "Support Devices",
-    ],
-    "chestxray14": [
-        "Atelectasis",
-        "Cardiomegaly",
-        "Effusion",
-        "Infiltration",
-        "Mass",
-        "Nodule",
-        "Pneumonia",
-        "Pneumothorax",
-        "Consolidation",
-        "Edema",
-        "Emphysema",
-        "Fibrosis",
-        "Pleural_Thickening",
-        "Hernia",
-    ],
+    "chexpert": list(CHEXPERT_14),
+    "chestxray14": list(CHESTXRAY14),
 }
 
 _NO_FINDING = "No Finding"
