@@ -314,6 +314,32 @@ def verify(
     raise typer.Exit(verify_command(run_dir=run_dir, table=table_dir))
 
 
+@app.command("report")
+def report_html(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (or folders searched for runs).")],
+    out_path: Annotated[Path, typer.Option("--out", help="The self-contained HTML page to write.")],
+) -> None:
+    """One self-contained HTML page: tables, ROC/PR curves, detection PR, Dice and report-metric distributions."""
+    from leaderboards.report import report_command
+
+    raise typer.Exit(report_command(list(run_dirs), out_path))
+
+
+@app.command()
+def consistency(
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Runs of one model on the same images (several tasks).")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Folder for consistency.json and consistency.md.")],
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for 95% CIs.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Cross-task consistency: classification vs own report, box sides vs stated sides, CTR vs stated heart size."""
+    from leaderboards.consistency import consistency_command
+
+    raise typer.Exit(consistency_command(list(run_dirs), out_path, n_boot=bootstrap, seed=seed))
+
+
 @app.command()
 def version() -> None:
     """Print the cxrbench version."""
