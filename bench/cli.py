@@ -280,6 +280,95 @@ def demo_data(
         out.print(f"{name:12s} {path}")
 
 
+class Mode(StrEnum):
+    zero_shot = "zero-shot"
+    fine_tune = "fine-tune"
+
+
+@app.command()
+def run(
+    model: Annotated[
+        str, typer.Option(help="baseline:WEIGHTS | predictions:FILE.jsonl | imt-text:FILE.jsonl | hf:DIR")
+    ],
+    dataset: Annotated[str, typer.Option(help="Benchmark name (see `cxrbench datasets`).")],
+    root: Annotated[Path, typer.Option(help="The dataset folder in its publisher's layout.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="RUN_DIR: predictions, results/<task>.json, manifest.")
+    ],
+    split: Annotated[str, typer.Option(help="Split to predict.")] = "test",
+    mode: Annotated[
+        Mode, typer.Option(help="zero-shot (model as given) or fine-tune (train on the train split).")
+    ] = Mode.zero_shot,
+    fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Fine-tune: fraction of the train split.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed (fine-tune subset, training, bootstrap).")] = 0,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Images per model batch (= per resumable chunk).")
+    ] = 16,
+    workers: Annotated[int, typer.Option(min=0, help="DataLoader workers for decoding and resizing.")] = 2,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for the 95% CIs.")] = 1000,
+) -> None:
+    """Run a model on a benchmark (resumable; sharded under torchrun) and score it."""
+    from bench.run.cli_run import run_command
+
+    raise typer.Exit(
+        run_command(
+            model,
+            dataset,
+            root,
+            out_path,
+            split=split,
+            mode=mode.value,
+            fraction=fraction,
+            seed=seed,
+            device=device,
+            batch_size=batch_size,
+            workers=workers,
+            n_boot=bootstrap,
+            console=err,
+        )  # fmt: skip
+    )
+
+
+@app.command("train-baseline")
+def train_baseline(
+    data: Annotated[
+        Path, typer.Option(help="Folder of benchmark folders (e.g. the demo data); train splits only.")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Weights file to write.")],
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the baseline's).")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="DataLoader workers.")] = 2,
+) -> None:
+    """Pre-train the reference baseline on the suite's train splits (never their test splits)."""
+    from bench.run.cli_run import train_baseline_command
+
+    raise typer.Exit(
+        train_baseline_command(data, out_path, seed=seed, epochs=epochs, workers=workers, console=err)
+    )
+
+
+@app.command()
+def suite(
+    model: Annotated[str, typer.Option(help="Model spec, e.g. baseline:WEIGHTS.")],
+    suite_name: Annotated[str, typer.Option("--suite", help="demo or paper.")],
+    data: Annotated[Path, typer.Option(help="Folder holding one folder per benchmark.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Runs go to OUT/<dataset>/<mode>/; OUT/suite.json lists them.")
+    ],
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    workers: Annotated[int, typer.Option(min=0, help="DataLoader workers.")] = 2,
+) -> None:
+    """Run every benchmark × task × mode of a suite."""
+    from bench.run.cli_run import suite_command
+
+    raise typer.Exit(
+        suite_command(model, suite_name, out_path, data, device=device, workers=workers, console=err)
+    )
+
+
 @app.command()
 def table(
     spec: Annotated[

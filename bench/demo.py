@@ -1,141 +1,129 @@
-"""`make demo`: generate a small seeded ground truth + predictions for all four tasks and score them.
+"""`make demo`: the whole protocol on the embedded demo, on a laptop, in a few minutes.
 
-This exercises the whole scoring protocol on a laptop with no data. (The ten datasets in their publishers' layouts
-and the model runs come on top of this.)
+1. generate the ten demo benchmarks in their publishers' layouts (`OUT/data/<name>/`, skipped if present);
+2. pre-train the reference baseline on their train splits (`OUT/baseline.pt`, skipped if present);
+3. run the demo suite (every benchmark, zero-shot and fine-tune) into `RUNS/<dataset>/<mode>/` (finished runs are
+   reused) and print the table; `RUNS/suite.json` is the leaderboard input;
+4. render the demo leaderboard (`leaderboards/demo/table.{md,tex,csv,html}`), the HTML report
+   (`leaderboards/demo/report.html`) and the cross-task consistency table, then `verify` the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
-import numpy as np
-from pycocotools import mask as mask_utils
+from rich.console import Console
 
-from bench.records import write_records
-
-FINDINGS = {
-    "Cardiomegaly": ("the heart is enlarged", "heart size is normal"),
-    "Pleural Effusion": ("small left pleural effusion", "no pleural effusion"),
-    "Edema": ("mild pulmonary edema", "no pulmonary edema"),
-    "Pneumothorax": ("small right apical pneumothorax", "no pneumothorax"),
-    "Atelectasis": ("bibasilar atelectasis", "no atelectasis"),
-}
-BOX_LABELS = ["Nodule", "Mass", "Consolidation"]
-STRUCTURES = ["left lung", "right lung", "heart"]
-SIZE = 128
+DEMO_N = 40  # images per benchmark
+DEMO_SEED = 0
+DEMO_CONFIG = {"epochs": 10, "size": 128}
+FINE_TUNE = {"epochs": 6}
 
 
-def _report(labels: dict[str, int]) -> str:
-    findings = ". ".join(FINDINGS[name][0 if value else 1] for name, value in labels.items())
-    impression = "no acute cardiopulmonary process" if not any(labels.values()) else "abnormal study"
-    return f"FINDINGS: {findings}. IMPRESSION: {impression}."
+def ensure_data(out: Path, n: int, seed: int, workers: int, console: Console) -> Path:
+    from bench.datasets.demo import MODULES, write_demo
+
+    data = out / "data"
+    marker = data / "demo.json"
+    wanted = {"n": n, "seed": seed, "datasets": list(MODULES)}
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+        console.print(f"demo data: reusing {data}")
+        return data
+    start = time.perf_counter()
+    write_demo(data, n=n, seed=seed, workers=workers)
+    marker.write_text(json.dumps(wanted) + "\n")
+    console.print(
+        f"demo data: wrote {len(MODULES)} benchmarks ({n} images each) in {time.perf_counter() - start:.1f} s"
+    )
+    return data
 
 
-def _ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
-    yy, xx = np.mgrid[:SIZE, :SIZE]
-    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+def ensure_weights(out: Path, data: Path, seed: int, workers: int, console: Console) -> Path:
+    from bench.models.baseline.pretrain import train_baseline
 
-
-def _rle(mask: np.ndarray) -> dict:
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
-def make_demo(out: Path, n: int = 120, seed: int = 0) -> dict[str, tuple[Path, Path]]:
-    rng = np.random.default_rng(seed)
-    gt, pred = [], []
-    for i in range(n):
-        rid = f"demo/{i:04d}"
-        image = {"width": SIZE, "height": SIZE, "pixel_spacing_mm": [2.8, 2.8]}
-        labels = {name: int(rng.random() < 0.3) for name in FINDINGS}
-        scores = {k: float(np.clip(0.45 * v + 0.55 * rng.random(), 0, 1).round(3)) for k, v in labels.items()}
-        boxes, pboxes = [], []
-        for _ in range(rng.integers(0, 3)):
-            x0, y0 = rng.uniform(5, 90, 2)
-            w, h = rng.uniform(8, 30, 2)
-            label = str(rng.choice(BOX_LABELS))
-            boxes.append({"label": label, "bbox": [x0, y0, min(x0 + w, SIZE), min(y0 + h, SIZE)]})
-            if rng.random() < 0.75:  # detected, with a jittered box
-                j = rng.normal(0, 3, 4)
-                bb = np.clip([x0 + j[0], y0 + j[1], x0 + w + j[2], y0 + h + j[3]], 0, SIZE)
-                bb = [min(bb[0], bb[2]), min(bb[1], bb[3]), max(bb[0], bb[2]), max(bb[1], bb[3])]
-                pboxes.append(
-                    {"label": label, "bbox": [float(c) for c in bb], "score": float(rng.uniform(0.4, 1))}
-                )
-        for _ in range(rng.integers(0, 2)):  # false positives
-            x0, y0 = rng.uniform(5, 90, 2)
-            fp = [x0, y0, x0 + 15, y0 + 15]
-            pboxes.append(
-                {"label": str(rng.choice(BOX_LABELS)), "bbox": fp, "score": float(rng.uniform(0, 0.6))}
-            )
-        centres = {"left lung": (64, 92, 40, 20), "right lung": (64, 36, 40, 20), "heart": (80, 70, 18, 22)}
-        masks, pmasks = {}, {}
-        for s, (cy, cx, ry, rx) in centres.items():
-            d = rng.normal(0, 2, 4)
-            masks[s] = _rle(_ellipse(cy + d[0], cx + d[1], ry + d[2], rx + d[3]))
-            e = rng.normal(0, 3, 4)
-            pmasks[s] = _rle(_ellipse(cy + d[0] + e[0], cx + d[1] + e[1], ry + d[2] + e[2], rx + d[3] + e[3]))
-        noisy = {k: (1 - v if rng.random() < 0.2 else v) for k, v in labels.items()}
-        gt.append(
-            {
-                "id": rid,
-                "image": image,
-                "labels": labels,
-                "boxes": boxes,
-                "masks": masks,
-                "report": _report(labels),
-            }
-        )
-        pred.append(
-            {
-                "id": rid,
-                "image": image,
-                "labels": scores,
-                "boxes": pboxes,
-                "masks": pmasks,
-                "report": _report(noisy),
-            }
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    write_records(out / "gt.jsonl", gt)
-    write_records(out / "pred.jsonl", pred)
-    return {"gt": out / "gt.jsonl", "pred": out / "pred.jsonl"}
-
-
-def _bertscore_model() -> tuple[str | None, int | None]:
-    try:
-        from bench.metrics.report.bertscore import default_model_dir
-    except ImportError:
-        return None, None
-    path = default_model_dir()
-    return (str(path), 6) if path is not None else (None, None)
+    weights = out / "baseline.pt"
+    if weights.is_file():
+        console.print(f"baseline: reusing {weights}")
+        return weights
+    summary = train_baseline(
+        data, weights, seed=seed, workers=workers, config=DEMO_CONFIG, progress=console.print
+    )
+    console.print(
+        f"baseline: trained in {summary['train_seconds']} s (data loading {summary['load_seconds']} s)"
+    )
+    return weights
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("demo_out"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="demo data and baseline weights")
+    parser.add_argument(
+        "--runs", type=Path, default=Path("runs/demo"), help="one RUN_DIR per benchmark × mode"
+    )
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        default=Path("leaderboards/demo"),
+        help="demo leaderboard, report and consistency",
+    )
+    parser.add_argument("--n", type=int, default=DEMO_N, help="images per demo benchmark")
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=200)
     args = parser.parse_args()
 
-    from bench.run.score import ScoreSettings, score_files
+    from bench.run.cli_run import _settings
+    from bench.run.suite import run_suite
 
-    files = make_demo(args.out / "data")
-    model, layers = _bertscore_model()
-    settings = ScoreSettings(n_boot=args.bootstrap, seed=0, bertscore_model=model, bertscore_layers=layers)
-    for task in ("classification", "localization", "segmentation", "report"):
-        results = score_files(
-            task, files["gt"], files["pred"], args.out / "results" / f"{task}.json", settings
-        )
-        shown = ", ".join(
-            f"{k} {v['value']:.3f}"
-            for k, v in results["metrics"].items()
-            if v["value"] is not None and "/" not in k
-        )
-        print(f"{task:15s} n={results['n']:4d}  {shown}")
-    print(f"results in {args.out / 'results'}")
-    print(json.dumps({"bertscore_model": model}))
+    console = Console()
+    start = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = ensure_data(args.out, args.n, DEMO_SEED, args.workers, console)
+    weights = ensure_weights(args.out, data, DEMO_SEED, args.workers, console)
+    run_suite(
+        f"baseline:{weights}",
+        "demo",
+        args.runs,
+        data,
+        workers=args.workers,
+        n_boot=args.bootstrap,
+        settings=_settings(args.bootstrap, DEMO_SEED, True, True),
+        fit_options=FINE_TUNE,
+        console=console,
+        progress=False,
+    )
+    publish(args.runs, args.tables, args.bootstrap, console)
+    console.print(
+        f"make demo: {time.perf_counter() - start:.1f} s in total; runs in {args.runs}/, tables in {args.tables}/"
+    )
+
+
+def publish(runs: Path, tables: Path, n_boot: int, console: Console) -> None:
+    """Leaderboard in four formats, the HTML report and the consistency table; then re-check every cell."""
+    from leaderboards.cli import table_command, verify_command
+    from leaderboards.consistency import consistency_command
+    from leaderboards.report import report_command
+
+    steps = [
+        ("leaderboard", lambda: table_command("demo", [runs], tables)),
+        ("HTML report", lambda: report_command([runs], tables / "report.html")),
+        (
+            "consistency",
+            lambda: consistency_command([runs], tables / "consistency", n_boot=n_boot, seed=DEMO_SEED),
+        ),
+        ("verify", lambda: verify_command(table=tables)),
+    ]
+    for name, step in steps:
+        code = step()
+        if code != 0:
+            raise SystemExit(f"make demo: {name} failed (exit {code})")
+    table = tables / "table.md"
+    if table.is_file():
+        console.print(table.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

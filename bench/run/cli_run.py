@@ -1,0 +1,158 @@
+"""Plain functions behind `cxrbench run`, `cxrbench train-baseline` and `cxrbench suite` (mounted by bench/cli.py).
+
+Each returns an exit code: 0 ok, 1 bad arguments (unknown model spec / dataset / mode), 2 bad input data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.datasets import LayoutError
+from bench.records import RecordError
+from bench.run.score import ScoreSettings
+
+
+def _error(console: Console, message: str) -> None:
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+
+
+def _settings(n_boot: int, seed: int, meteor: bool, bertscore: bool) -> ScoreSettings:
+    model, layers = None, None
+    if bertscore:
+        try:
+            from bench.metrics.report.bertscore import default_model_dir
+
+            path = default_model_dir()
+            model, layers = (str(path), 6) if path is not None else (None, None)
+        except ImportError:
+            pass
+    return ScoreSettings(
+        n_boot=n_boot, seed=seed, meteor=meteor, bertscore_model=model, bertscore_layers=layers
+    )
+
+
+def run_table(outcome: Any) -> Table:
+    """Summary of one run: every scalar metric of every task with its 95 % CI."""
+    table = Table(title=f"cxrbench run → {outcome.run_dir}")
+    for column in ("task", "metric", "value", "95% CI"):
+        table.add_column(column)
+    for task, results in outcome.results.items():
+        for name, metric in results["metrics"].items():
+            if "/" in name:
+                continue
+            value = "n/a" if metric["value"] is None else f"{metric['value']:.4f}"
+            ci = metric.get("ci95")
+            table.add_row(task, name, value, f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+    return table
+
+
+def run_command(
+    model: str,
+    dataset: str,
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    split: str = "test",
+    mode: str = "zero-shot",
+    fraction: float = 1.0,
+    seed: int = 0,
+    device: str = "cpu",
+    batch_size: int = 16,
+    workers: int = 2,
+    n_boot: int = 1000,
+    meteor: bool = True,
+    bertscore: bool = True,
+    console: Console | None = None,
+) -> int:
+    from bench.run.runner import RunError, run
+
+    console = console or Console()
+    try:
+        outcome = run(
+            model, dataset, root, split, mode, fraction, seed, out, device, batch_size, workers,
+            settings=_settings(n_boot, seed, meteor, bertscore),
+        )  # fmt: skip
+    except (RunError, FileNotFoundError, NotImplementedError, KeyError) as exc:
+        _error(console, str(exc.args[0]) if exc.args else str(exc))
+        return 1
+    except (LayoutError, RecordError) as exc:
+        _error(console, str(exc))
+        return 2
+    except ValueError as exc:  # bad model spec, bad weights file
+        _error(console, str(exc))
+        return 1
+    if outcome.rank == 0:
+        console.print(run_table(outcome))
+        console.print(f"predictions, results/ and manifest.json in {outcome.run_dir}")
+    return 0
+
+
+def train_baseline_command(
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    seed: int = 0,
+    epochs: int | None = None,
+    size: int | None = None,
+    workers: int = 2,
+    console: Console | None = None,
+) -> int:
+    from bench.models.baseline.pretrain import train_baseline
+
+    console = console or Console()
+    config = {k: v for k, v in {"epochs": epochs, "size": size}.items() if v is not None}
+    try:
+        summary = train_baseline(
+            data,
+            out,
+            seed=seed,
+            workers=workers,
+            config=config,
+            progress=lambda m: console.print(m, highlight=False),
+        )
+    except (LayoutError, RecordError) as exc:
+        _error(console, str(exc))
+        return 2
+    except ValueError as exc:
+        _error(console, str(exc))
+        return 1
+    console.print(
+        f"baseline weights {Path(out)} trained on {', '.join(summary['datasets'])} "
+        f"in {summary['train_seconds']} s (best epoch {summary['log']['best_epoch']})"
+    )
+    return 0
+
+
+def suite_command(
+    model: str,
+    suite: str,
+    out: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    device: str = "cpu",
+    batch_size: int = 16,
+    workers: int = 2,
+    n_boot: int | None = None,
+    meteor: bool = True,
+    bertscore: bool = True,
+    console: Console | None = None,
+) -> int:
+    from bench.run.runner import RunError
+    from bench.run.suite import run_suite
+
+    console = console or Console()
+    try:
+        run_suite(
+            model, suite, out, data, device=device, batch_size=batch_size, workers=workers, n_boot=n_boot,
+            settings=_settings(0, 0, meteor, bertscore), console=console,
+        )  # fmt: skip
+    except (LayoutError, RecordError) as exc:
+        _error(console, str(exc))
+        return 2
+    except (RunError, ValueError, FileNotFoundError, KeyError) as exc:
+        _error(console, str(exc.args[0]) if exc.args else str(exc))
+        return 1
+    return 0

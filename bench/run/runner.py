@@ -1,0 +1,423 @@
+"""`cxrbench run`: one model on one benchmark split in one mode -> predictions, results per task, manifest.
+
+Work is cut into chunks of `batch_size` consecutive records (dataset order). Each chunk is one model batch and
+is written atomically to RUN_DIR/parts/ once predicted, so a killed run resumes at the first missing chunk and
+batch composition (hence every number) never depends on interruptions or on the number of processes: under
+`torchrun`, rank r predicts chunks k with k % WORLD_SIZE == r, and rank 0 merges them in order and scores.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from bench.datasets import get_adapter
+from bench.models import load_model
+from bench.models.base import ModelAdapter, Sample, TaskSpec
+from bench.records import Record, atomic_write_text, record_to_json, write_records
+from bench.run import manifest as mf
+from bench.run.loader import ImageDataset, iter_batches, load_samples, strip_answers
+from bench.run.score import ScoreSettings, score_files
+
+MODES = ("zero-shot", "fine-tune")
+TASK_OF = {"classification": "classification", "localization": "localization", "segmentation": "segmentation"}
+TASK_OF |= {"report_generation": "report", "report": "report"}
+TASK_FIELD = {
+    "classification": "labels",
+    "localization": "boxes",
+    "segmentation": "masks",
+    "report": "report",
+}
+
+
+class RunError(ValueError):
+    """A run that cannot start or go on, with what to do about it."""
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    tasks: list[str]
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    rank: int = 0
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    initialised_here: bool = False
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+        ctx = cls(rank, world)
+        if world > 1 and "MASTER_ADDR" in os.environ:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("gloo")
+                ctx.initialised_here = True
+        return ctx
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.initialised_here:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Any) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} img/s" if speed else "… img/s")
+
+
+def build_spec(records: list[Record], tasks: list[str]) -> TaskSpec:
+    labels = dict.fromkeys(name for r in records for name in (r.labels or {}))
+    box_labels = dict.fromkeys(b.label for r in records for b in (r.boxes or []))
+    structures = dict.fromkeys(name for r in records for name in (r.masks or {}))
+    return TaskSpec(tuple(tasks), list(labels), list(box_labels), list(structures))
+
+
+def construct_model(spec: str, device: str, **options: Any) -> ModelAdapter:
+    """load_model, passing `device` only to adapters whose constructor accepts it."""
+    from importlib import import_module
+
+    from bench.models import MODEL_KINDS
+
+    kind = spec.partition(":")[0]
+    if kind in MODEL_KINDS:
+        module_name, class_name = MODEL_KINDS[kind].split(":")
+        params = inspect.signature(getattr(import_module(module_name), class_name).__init__).parameters
+        if "device" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            options = {"device": device, **options}
+    return load_model(spec, **options)
+
+
+def seeded_subset(ids: list[str], fraction: float, seed: int) -> list[str]:
+    """ceil(fraction * n) ids (at least 1) drawn with a seeded permutation, returned in their original order."""
+    if fraction >= 1.0:
+        return list(ids)
+    keep = max(1, int(np.ceil(fraction * len(ids))))
+    chosen = set(np.random.default_rng(seed).permutation(len(ids))[:keep].tolist())
+    return [i for k, i in enumerate(ids) if k in chosen]
+
+
+def run(
+    model_spec: str,
+    dataset: str,
+    root: str | os.PathLike[str],
+    split: str = "test",
+    mode: str = "zero-shot",
+    fraction: float = 1.0,
+    seed: int = 0,
+    out_dir: str | os.PathLike[str] = "run",
+    device: str = "cpu",
+    batch_size: int = 16,
+    workers: int = 2,
+    *,
+    settings: ScoreSettings | None = None,
+    train_split: str | None = None,
+    val_split: str | None = None,
+    fit_options: dict[str, Any] | None = None,
+    console: Console | None = None,
+    progress: bool = True,
+) -> RunOutcome:
+    started, t0 = mf.now_iso(), time.perf_counter()
+    console = console or Console(stderr=True)
+    if mode not in MODES:
+        raise RunError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if not 0.0 < fraction <= 1.0:
+        raise RunError(f"--fraction {fraction} must be in (0, 1]")
+    try:
+        adapter = get_adapter(dataset)
+    except KeyError as exc:
+        raise RunError(str(exc.args[0])) from None
+    root = Path(root)
+    records = list(adapter.records(root, split))
+    if not records:
+        raise RunError(f"{dataset} split {split!r} under {root} has no records")
+    settings = settings or ScoreSettings(seed=seed)
+    run_dir = Path(out_dir)
+    ctx = Distributed.from_env()
+    try:
+        model = construct_model(model_spec, device)
+        ids = [r.id for r in records]
+        wanted = [TASK_OF[t] for t in adapter.tasks if t in TASK_OF]
+        present = [
+            t for t in dict.fromkeys(wanted) if any(getattr(r, TASK_FIELD[t]) is not None for r in records)
+        ]
+        tasks = [t for t in present if t in model.tasks]
+        if not tasks:
+            raise RunError(
+                f"model {model_spec} answers {sorted(model.tasks)}; {dataset}/{split} has ground truth for {present}"
+            )
+        spec = build_spec(records, tasks)
+        identity = mf.run_identity(
+            model=model_spec, dataset=dataset, split=split, mode=mode, fraction=fraction, seed=seed,
+            batch_size=batch_size, device=device.split(":")[0], ids_sha256=mf.ids_sha256(ids), tasks=tasks,
+        )  # fmt: skip
+        state_path = run_dir / "run_state.json"
+        mf.check_identity(state_path, identity)
+        finished = _finished(run_dir, tasks)
+        if finished is not None:
+            return finished
+        if ctx.rank == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if not state_path.is_file():
+                mf.write_state(state_path, identity, status="started")
+            write_records(run_dir / "gt.jsonl", records)
+        description = model.describe()
+        t_fit = time.perf_counter()
+        model, fine_tune = _fine_tune(
+            model, model_spec, mode, adapter, root, split, train_split, val_split, fraction, seed, spec,
+            run_dir, ctx, workers, device, fit_options or {}, console,
+        )  # fmt: skip
+        fit_seconds = time.perf_counter() - t_fit
+        t_pred = time.perf_counter()
+        done_before = _predict(
+            model, records, spec, root, run_dir, ctx, batch_size, workers, progress, console
+        )
+        predict_seconds = time.perf_counter() - t_pred
+        ctx.barrier()
+        if ctx.rank != 0:
+            return RunOutcome(run_dir, tasks, rank=ctx.rank)
+        _merge(run_dir, len(records), batch_size, identity)
+        t_score = time.perf_counter()
+        results = {}
+        for task in tasks:
+            results[task] = score_files(
+                task, run_dir / "gt.jsonl", run_dir / "predictions.jsonl", run_dir / "results" / f"{task}.json",
+                settings,
+            )  # fmt: skip
+        timings = {
+            "started_at": started,
+            "finished_at": mf.now_iso(),
+            "fine_tune_seconds": round(fit_seconds, 3),
+            "predict_seconds": round(predict_seconds, 3),
+            "score_seconds": round(time.perf_counter() - t_score, 3),
+            "total_seconds": round(time.perf_counter() - t0, 3),
+            "chunks_already_done": done_before,
+            "images_per_second": round(len(records) / predict_seconds, 2) if predict_seconds > 0 else None,
+        }
+        manifest = mf.build_manifest(
+            model_spec=model_spec,
+            model_description=description,
+            dataset={
+                "name": dataset,
+                "title": adapter.title,
+                "version": getattr(adapter, "version", None) or adapter.split_source,
+                "split": split,
+                "root": str(root),
+                "n": len(records),
+                "ids_sha256": identity["ids_sha256"],
+            },
+            mode=mode, fraction=fraction, seed=seed, device=device, world_size=ctx.world, batch_size=batch_size,
+            tasks=tasks, fine_tune=fine_tune,
+            files={"gt": run_dir / "gt.jsonl", "predictions": run_dir / "predictions.jsonl"},
+            timings=timings,
+            notes={"score_settings": {t: settings.for_task(t) for t in tasks}},
+        )  # fmt: skip
+        mf.write_manifest(run_dir / "manifest.json", manifest)
+        mf.write_state(state_path, identity, status="complete")
+        return RunOutcome(run_dir, tasks, results, manifest)
+    finally:
+        ctx.close()
+
+
+def _fine_tune(
+    model: ModelAdapter,
+    model_spec: str,
+    mode: str,
+    adapter: Any,
+    root: Path,
+    split: str,
+    train_split: str | None,
+    val_split: str | None,
+    fraction: float,
+    seed: int,
+    spec: TaskSpec,
+    run_dir: Path,
+    ctx: Distributed,
+    workers: int,
+    device: str,
+    fit_options: dict[str, Any],
+    console: Console,
+) -> tuple[ModelAdapter, dict[str, Any] | None]:
+    if mode != "fine-tune":
+        return model, None
+    if not model.can_train:
+        if not model.needs_images:  # predictions made elsewhere: the file holds the fine-tuned outputs
+            return model, {"trained": "externally (predictions file)", "fraction": fraction, "seed": seed}
+        raise RunError(
+            f"{model_spec} cannot be fine-tuned in-process: fine-tune it with your own training command, "
+            "then pass its predictions as predictions:FILE with --mode fine-tune"
+        )
+    from bench.run.suite import split_roles
+
+    roles = split_roles(adapter, root, test=split)
+    train_split = train_split or roles["train"]
+    val_split = val_split if val_split is not None else roles["val"]
+    if train_split is None or train_split == split:
+        raise RunError(f"{adapter.name}: no train split distinct from {split!r} to fine-tune on")
+    weights, log_path = run_dir / "finetuned.pt", run_dir / "fine_tune.json"
+    can_save = hasattr(model, "save")
+    if can_save and weights.is_file() and log_path.is_file():  # resumed run: reuse the fine-tuned weights
+        return construct_model(f"{model_spec.partition(':')[0]}:{weights}", device), mf.read_state(log_path)
+    if ctx.rank == 0 or not can_save:
+        train_records = list(adapter.records(root, train_split))
+        if val_split:
+            val_records = list(adapter.records(root, val_split))
+            val_source = f"split {val_split}"
+        else:  # a seeded 10 % hold-out of train, set aside before the fraction is drawn
+            held = (
+                set(seeded_subset([r.id for r in train_records], 0.1, seed + 1))
+                if len(train_records) > 2
+                else set()
+            )
+            val_records = [r for r in train_records if r.id in held]
+            train_records = [r for r in train_records if r.id not in held]
+            val_source = f"seeded 10 % hold-out of {train_split} (seed {seed + 1})"
+        kept = set(seeded_subset([r.id for r in train_records], fraction, seed))
+        train_records = [r for r in train_records if r.id in kept]
+        preprocess = getattr(model, "preprocess", None)
+        train = load_samples(train_records, root, preprocess=preprocess, workers=workers, strip=False)
+        val = load_samples(val_records, root, preprocess=preprocess, workers=workers, strip=False)
+        console.print(
+            f"fine-tuning on {len(train)} {train_split} images ({fraction:g}), validation: {val_source}"
+        )
+        log = model.fit(train, val, spec, seed=seed, **fit_options)
+        fine_tune = {
+            "train_split": train_split,
+            "validation": val_source,
+            "fraction": fraction,
+            "seed": seed,
+            "n_train": len(train),
+            "n_val": len(val),
+            "train_ids_sha256": mf.ids_sha256([r.id for r in train_records]),
+            "log": log,
+        }
+        if can_save and ctx.rank == 0:
+            model.save(weights)  # type: ignore[attr-defined]
+            fine_tune["weights"] = {"path": weights.name, "sha256": mf.sha256_file(weights)}
+            mf.write_state(log_path, {}, **fine_tune)
+    ctx.barrier()
+    if can_save and ctx.rank != 0:
+        return construct_model(f"{model_spec.partition(':')[0]}:{weights}", device), mf.read_state(log_path)
+    if can_save:
+        # predict with the saved weights so a resumed run and an uninterrupted one use the very same model
+        return construct_model(f"{model_spec.partition(':')[0]}:{weights}", device), fine_tune
+    return model, fine_tune
+
+
+def _finished(run_dir: Path, tasks: list[str]) -> RunOutcome | None:
+    """A completed run (same identity) is reused as is: its results are read back, nothing is recomputed."""
+    import json
+
+    paths = [run_dir / "results" / f"{t}.json" for t in tasks]
+    if mf.read_state(run_dir / "run_state.json").get("status") != "complete" or not all(
+        p.is_file() for p in paths
+    ):
+        return None
+    results = {t: json.loads(p.read_text(encoding="utf-8")) for t, p in zip(tasks, paths, strict=True)}
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    return RunOutcome(run_dir, tasks, results, manifest)
+
+
+def _chunk_path(run_dir: Path, k: int) -> Path:
+    return run_dir / "parts" / f"chunk-{k:07d}.jsonl"
+
+
+def _predict(
+    model: ModelAdapter,
+    records: list[Record],
+    spec: TaskSpec,
+    root: Path,
+    run_dir: Path,
+    ctx: Distributed,
+    batch_size: int,
+    workers: int,
+    show: bool,
+    console: Console,
+) -> int:
+    """Predict this rank's missing chunks; returns how many of its chunks were already done."""
+    if mf.read_state(run_dir / "run_state.json").get("status") in ("predicted", "complete"):
+        return -1
+    n_chunks = (len(records) + batch_size - 1) // batch_size
+    mine = [k for k in range(n_chunks) if k % ctx.world == ctx.rank]
+    todo = [k for k in mine if not _chunk_path(run_dir, k).is_file()]
+    (run_dir / "parts").mkdir(parents=True, exist_ok=True)
+    dataset = ImageDataset(
+        records, root, preprocess=getattr(model, "preprocess", None), load_pixels=model.needs_images
+    )
+    batches = [list(range(k * batch_size, min((k + 1) * batch_size, len(records)))) for k in todo]
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not show or ctx.rank != 0, transient=False) as bar:
+        task = bar.add_task(f"{spec.tasks and '/'.join(spec.tasks)}", total=sum(len(b) for b in batches))
+        for k, batch in zip(todo, iter_batches(dataset, batches, workers), strict=True):
+            samples = [Sample(strip_answers(records[i]), pixels) for i, pixels in batch]
+            predictions = model.predict(samples, spec)
+            got = [p.id for p in predictions]
+            if got != [s.record.id for s in samples]:
+                raise RunError(
+                    f"{type(model).__name__}.predict returned ids {got[:3]}… not matching its batch"
+                )
+            lines = "".join(_json_line(p) for p in predictions)
+            atomic_write_text(_chunk_path(run_dir, k), lines)
+            bar.advance(task, len(samples))
+    return len(mine) - len(todo)
+
+
+def _json_line(record: Record) -> str:
+    import json
+
+    return (
+        json.dumps(record_to_json(record), separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+    )
+
+
+def _merge(run_dir: Path, n_records: int, batch_size: int, identity: dict[str, Any]) -> None:
+    state = mf.read_state(run_dir / "run_state.json").get("status")
+    if state in ("predicted", "complete") and (run_dir / "predictions.jsonl").is_file():
+        return
+    n_chunks = (n_records + batch_size - 1) // batch_size
+    missing = [k for k in range(n_chunks) if not _chunk_path(run_dir, k).is_file()]
+    if missing:
+        raise RunError(
+            f"{len(missing)} prediction chunks are missing under {run_dir / 'parts'}; rerun to finish"
+        )
+    text = "".join(_chunk_path(run_dir, k).read_text(encoding="utf-8") for k in range(n_chunks))
+    atomic_write_text(run_dir / "predictions.jsonl", text)
+    mf.write_state(run_dir / "run_state.json", identity, status="predicted")
+    shutil.rmtree(run_dir / "parts", ignore_errors=True)
