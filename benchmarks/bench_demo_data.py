@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=None, help="images per dataset (default: the demo's own)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--per-dataset", action="store_true", help="also time each dataset alone, in one process (serial)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -42,6 +45,16 @@ def main() -> None:
             report = get_adapter(name).check(root)
             images = sum(c.images for c in report.splits.values())
             print(f"| check | {name} | {images} | {time.perf_counter() - start:.2f} |")
+        if args.per_dataset:
+            print("\n| dataset | generate alone, 1 process (s) |\n|---|---|")
+            total = 0.0
+            for name in paths:
+                start = time.perf_counter()
+                write_demo(Path(tmp) / "serial", names=[name], n=args.n, seed=args.seed, workers=1)
+                elapsed = time.perf_counter() - start
+                total += elapsed
+                print(f"| {name} | {elapsed:.2f} |")
+            print(f"| all ten, serial | {total:.1f} |")
         write_demo(
             Path(tmp) / "b", names=["jsrt", "vindr-cxr"], n=args.n, seed=args.seed, workers=args.workers
         )

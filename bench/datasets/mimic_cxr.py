@@ -1,4 +1,8 @@
-"""MIMIC-CXR-JPG 2.x (Johnson et al.) with the MIMIC-CXR free-text reports."""
+"""MIMIC-CXR-JPG 2.x (Johnson et al.) with the MIMIC-CXR free-text reports.
+
+Besides labels and report, each record carries `meta["attributes"]`: the location and severity words the report
+states for each positive (or hedged) finding, extracted by the rules of `bench.datasets.attributes`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.datasets.attributes import finding_attributes
 from bench.datasets.base import DatasetAdapter, LayoutError, register
 from bench.datasets.chexpert import POLICIES, UncertainPolicy, label_value
 from bench.datasets.io import find_file, read_csv
@@ -42,7 +47,7 @@ def findings_impression(text: str) -> str | None:
 class MimicCXR(DatasetAdapter):
     name = "mimic-cxr"
     title = "MIMIC-CXR-JPG 2.x + reports"
-    tasks = ("report_generation", "classification")
+    tasks = ("report_generation", "classification", "attributes")
     splits = ("train", "validate", "test")
     split_source = "official mimic-cxr-2.0.0-split.csv"
     expected_layout = """\
@@ -52,13 +57,24 @@ ROOT/
   files/pXX/pNNNNNNNN/sNNNNNNNN.txt      (reports, from mimic-cxr-reports.zip, unpacked into the same files/)
 One record per image (all views kept). Labels: the study's 14 CheXpert-labeller values; -1 follows the uncertain
 policy (default U-Ignore -> null), blank -> null. Report: the FINDINGS and IMPRESSION sections (null if neither).
-Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size)."""
+Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size).
+Attributes: meta["attributes"] = {finding: {"location": [...], "severity": mild|moderate|severe|null,
+"size_mm": float|null}} for each CheXpert finding the FINDINGS/IMPRESSION text states positively or hedged
+(negated mentions carry none; null when the study has no report). Location terms: right, left, bilateral,
+upper/middle/lower zone, apical, basal, retrocardiac, perihilar, the five lobes and the lingula. Severity:
+trace/tiny/minimal/small/mild/slight -> mild, moderate -> moderate, large/severe/extensive/massive/marked ->
+severe (the highest stated). Words count in the mention's sentence, clause and comma/'and' segment
+(bench/datasets/attributes.py documents every rule)."""
 
-    def __init__(self, uncertain: UncertainPolicy = "U-Ignore", require_reports: bool = True):
+    def __init__(
+        self, uncertain: UncertainPolicy = "U-Ignore", require_reports: bool = True, attributes: bool = True
+    ):
         if uncertain not in POLICIES:
             raise ValueError(f"uncertain policy {uncertain!r}: choose one of {', '.join(POLICIES)}")
         self.uncertain = uncertain
         self.require_reports = require_reports
+        # ~1 ms per report (227k studies: a few minutes once); False leaves meta["attributes"] out.
+        self.attributes = attributes
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -81,6 +97,7 @@ Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size).
             row["dicom_id"]: (lineno, row)
             for lineno, row in read_csv(meta_path, [*ids, "ViewPosition", "Rows", "Columns"])
         }
+        attributes_by_study: dict[str, dict | None] = {}
         for lineno, row in split_rows:
             dicom_id, study, subject = row["dicom_id"], row["study_id"], row["subject_id"]
             if dicom_id not in metadata:
@@ -96,6 +113,8 @@ Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size).
             report = None
             if report_path.is_file():
                 report = findings_impression(report_path.read_text(encoding="utf-8", errors="replace"))
+                if self.attributes and study not in attributes_by_study:  # one report per study
+                    attributes_by_study[study] = finding_attributes(report) if report else None
             elif self.require_reports:
                 raise LayoutError(
                     report_path,
@@ -122,6 +141,7 @@ Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size).
                         "view": meta["ViewPosition"] or None,
                         "uncertain_policy": self.uncertain,
                         "path": path.relative_to(root).as_posix(),
-                    },
+                    }
+                    | ({"attributes": attributes_by_study.get(study)} if self.attributes else {}),
                 }
             )

@@ -1,22 +1,28 @@
-"""Demo MIMIC-CXR-JPG: files/pXX/pN/sN/<dicom_id>.jpg, sN.txt reports, and the three csv.gz tables."""
+"""Demo MIMIC-CXR-JPG: files/pXX/pN/sN/<dicom_id>.jpg, sN.txt reports, and the three csv.gz tables.
+
+`write` returns the truth behind the reports, {study_id: stated_attributes(case)}, for tests of the attribute
+extraction (the layout itself has no such file).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from bench.datasets.demo.anatomy import synth_case
 from bench.datasets.demo.common import CHEXPERT_POOL, IMAGE_SIZE, chexpert_cells, rng_for
-from bench.datasets.demo.reports import report_text
-from bench.datasets.demo.writers import save_jpeg, write_csv
+from bench.datasets.demo.reports import report_text, stated_attributes
+from bench.datasets.demo.writers import save_jpeg, write_csv, write_file
 from bench.datasets.mimic_cxr import OBSERVATIONS
 
 NAME = "mimic-cxr"
 
 
-def write(out: Path, n: int = 200, seed: int = 0) -> None:
+def write(out: Path, n: int = 200, seed: int = 0) -> dict[str, dict[str, dict[str, Any]]]:
     rng = rng_for(NAME, seed)
     split_rows, label_rows, meta_rows = [], [], []
+    truth: dict[str, dict[str, dict[str, Any]]] = {}
     count, subject = 0, 10000000
     while count < n:
         subject += int(rng.integers(1, 50))
@@ -26,9 +32,10 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
             case = synth_case(rng, IMAGE_SIZE, CHEXPERT_POOL, p_normal=0.3, p_uncertain=0.15)
             study_dir = out / "files" / f"p{str(subject)[:2]}" / f"p{subject}"
             text = report_text(case, CHEXPERT_POOL)
+            truth[study] = stated_attributes(case)
             header = "                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n INDICATION:  Cough.\n\n"
-            (study_dir).mkdir(parents=True, exist_ok=True)
-            (study_dir / f"s{study}.txt").write_text(header + " " + text.replace("\n\n", "\n \n ") + "\n")
+            report = header + " " + text.replace("\n\n", "\n \n ") + "\n"
+            write_file(study_dir / f"s{study}.txt", report.encode())
             label_rows.append(
                 [subject, study, *chexpert_cells(case.positive, case.uncertain, list(OBSERVATIONS), False)]
             )
@@ -65,3 +72,4 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
         meta_rows,
         gz=True,
     )
+    return truth

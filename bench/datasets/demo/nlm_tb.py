@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.datasets.demo.anatomy import Case, synth_case
 from bench.datasets.demo.common import IMAGE_SIZE, rng_for
 from bench.datasets.demo.reports import sentence
-from bench.datasets.demo.writers import save_png
+from bench.datasets.demo.writers import save_png, write_file
 
 
 def write_set(
@@ -21,6 +21,5 @@ def write_set(
         save_png(out / "CXR_png" / f"{stem}.png", case.image)
         sex = "male" if case.sex == "M" else "female"
         reading = " ".join(sentence(f) for f in case.findings) if tb else "normal"
-        (out / "ClinicalReadings").mkdir(parents=True, exist_ok=True)
-        (out / "ClinicalReadings" / f"{stem}.txt").write_text(f"{sex} {case.age}yrs\n{reading}\n")
+        write_file(out / "ClinicalReadings" / f"{stem}.txt", f"{sex} {case.age}yrs\n{reading}\n".encode())
         write_masks(out, stem, case, index)
