@@ -164,3 +164,37 @@ def test_bad_task_inputs_name_file_and_line(
     assert code == 2, output
     assert f"{pred}:1" in output.replace("\n", "") and fragment in output.replace("\n", "")
     assert not out.exists()
+
+
+def test_binary_scores_are_flagged(tmp_path: Path) -> None:
+    gt, pred, y, s = _classification_files(tmp_path)
+    binary = tmp_path / "binary.jsonl"
+    with binary.open("w") as handle:
+        for line in pred.read_text().splitlines():
+            record = json.loads(line)
+            record["labels"] = {k: float(v >= 0.5) for k, v in record["labels"].items()}
+            handle.write(json.dumps(record) + "\n")
+    out = tmp_path / "r.json"
+    assert _score(["--task", "classification", "--gt", str(gt), "--pred", str(binary), "--out", str(out),
+                   "--bootstrap", "0"])[0] == 0  # fmt: skip
+    res = json.loads(out.read_text())
+    assert res["notes"]["score_type"] == "binary" and "TPR + TNR" in res["conventions"]["binary_scores"]
+    known = ~np.isnan(y[:, 0])
+    yb, sb = y[known, 0], (s[known, 0] >= 0.5).astype(float)
+    tpr, tnr = sb[yb == 1].mean(), 1 - sb[yb == 0].mean()
+    assert res["per_label"]["auc"]["Atelectasis"] == pytest.approx((tpr + tnr) / 2, abs=1e-12)
+    _score(
+        [
+            "--task",
+            "classification",
+            "--gt",
+            str(gt),
+            "--pred",
+            str(pred),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "0",
+        ]
+    )
+    assert json.loads(out.read_text())["notes"]["score_type"] == "continuous"

@@ -241,7 +241,11 @@ def run(
             tasks=tasks, fine_tune=fine_tune,
             files={"gt": run_dir / "gt.jsonl", "predictions": run_dir / "predictions.jsonl"},
             timings=timings,
-            notes={"score_settings": {t: settings.for_task(t) for t in tasks}},
+            notes={
+                "score_settings": {t: settings.for_task(t) for t in tasks},
+                "score_type": description.get("score_type", "continuous"),
+                **_answer_accounting(run_dir / "predictions.jsonl"),
+            },
         )  # fmt: skip
         mf.write_manifest(run_dir / "manifest.json", manifest)
         mf.write_state(state_path, identity, status="complete")
@@ -333,6 +337,16 @@ def _fine_tune(
         # predict with the saved weights so a resumed run and an uninterrupted one use the very same model
         return construct_model(f"{model_spec.partition(':')[0]}:{weights}", device), fine_tune
     return model, fine_tune
+
+
+def _answer_accounting(predictions: Path) -> dict[str, Any]:
+    """Parse failures and repairs of text-output models, counted from the merged predictions file (right after a
+    resume or under torchrun, unlike a per-process counter)."""
+    from bench.models.imt_parse import summarise_answer_meta
+    from bench.records import iter_records
+
+    summary = summarise_answer_meta(rec.meta for _, rec in iter_records(predictions, "any"))
+    return {key: value for key, value in summary.items() if value}
 
 
 def _finished(run_dir: Path, tasks: list[str]) -> RunOutcome | None:

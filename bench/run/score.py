@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.metrics.types import TaskResult
 from bench.records import atomic_write_text
 from bench.run.align import (
@@ -68,7 +70,17 @@ def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
         from bench.metrics.classification import score_classification
 
         y_true, y_score, labels = classification_arrays(data, settings.labels)
-        return score_classification(y_true, y_score, labels, n_boot=settings.n_boot, seed=settings.seed)
+        result = score_classification(y_true, y_score, labels, n_boot=settings.n_boot, seed=settings.seed)
+        scored = y_score[~np.isnan(y_score)]
+        binary = scored.size > 0 and bool(np.isin(scored, (0.0, 1.0)).all())
+        result.notes["score_type"] = "binary" if binary else "continuous"
+        if binary:
+            result.conventions["binary_scores"] = (
+                "every predicted score is 0 or 1 (e.g. parsed text answers): per-label AUC is then (TPR + TNR) / 2 "
+                "at that one threshold and AP is that of a single operating point; not comparable with AUCs of "
+                "continuous scores"
+            )
+        return result
     if data.task == "localization":
         from bench.metrics.localization import DetectionSet, score_localization
 
