@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check bench readerstudy leaderboards tests benchmarks
 
 demo: $(VENV)/.installed-demo
+	@bash scripts/ensure-system-deps.sh java
 	$(PY) -m bench.demo --out demo_out
 
 benchmarks: $(VENV)/.installed-dev system-deps

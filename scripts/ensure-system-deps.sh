@@ -3,10 +3,17 @@
 #   java     - METEOR 1.5 (pycocoevalcap's jar) and the PTB-tokenizer parity tests   -> default-jre-headless
 #   chromium - the reader-study browser test (Playwright drives Debian's Chromium)   -> chromium
 # Without them those tests skip with a reason and METEOR is reported unavailable; nothing else changes.
+# Usage: ensure-system-deps.sh [java] [chromium]   (no argument: both)
 set -u
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(java chromium)
 missing=()
-command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+for tool in "${wanted[@]}"; do
+  case "$tool" in
+    java) command -v java >/dev/null 2>&1 || missing+=(default-jre-headless) ;;
+    chromium) command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
+  esac
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "cxrbench: installing ${missing[*]} with apt-get..." >&2
