@@ -12,7 +12,7 @@ from pycocotools import mask as mask_utils
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.demo import make_demo
+from bench.synthetic import make_demo
 
 runner = CliRunner()
 
