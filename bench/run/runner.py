@@ -8,7 +8,6 @@ batch composition (hence every number) never depends on interruptions or on the 
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import time
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,11 +27,12 @@ from rich.progress import (
 from rich.text import Text
 
 from bench.datasets import get_adapter
-from bench.models import load_model
 from bench.models.base import ModelAdapter, Sample, TaskSpec
 from bench.records import Record, atomic_write_text, record_to_json, write_records
 from bench.run import manifest as mf
-from bench.run.loader import ImageDataset, iter_batches, load_samples, strip_answers
+from bench.run.context import Distributed, RunError, construct_model
+from bench.run.finetune import fine_tune
+from bench.run.loader import ImageDataset, iter_batches, strip_answers
 from bench.run.score import ScoreSettings, score_files
 
 MODES = ("zero-shot", "fine-tune")
@@ -47,10 +46,6 @@ TASK_FIELD = {
 }
 
 
-class RunError(ValueError):
-    """A run that cannot start or go on, with what to do about it."""
-
-
 @dataclass
 class RunOutcome:
     run_dir: Path
@@ -58,37 +53,6 @@ class RunOutcome:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     rank: int = 0
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world: int = 1
-    initialised_here: bool = False
-
-    @classmethod
-    def from_env(cls) -> Distributed:
-        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-        ctx = cls(rank, world)
-        if world > 1 and "MASTER_ADDR" in os.environ:
-            import torch.distributed as dist
-
-            if not dist.is_initialized():
-                dist.init_process_group("gloo")
-                ctx.initialised_here = True
-        return ctx
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.initialised_here:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
 
 
 class RateColumn(ProgressColumn):
@@ -102,30 +66,6 @@ def build_spec(records: list[Record], tasks: list[str]) -> TaskSpec:
     box_labels = dict.fromkeys(b.label for r in records for b in (r.boxes or []))
     structures = dict.fromkeys(name for r in records for name in (r.masks or {}))
     return TaskSpec(tuple(tasks), list(labels), list(box_labels), list(structures))
-
-
-def construct_model(spec: str, device: str, **options: Any) -> ModelAdapter:
-    """load_model, passing `device` only to adapters whose constructor accepts it."""
-    from importlib import import_module
-
-    from bench.models import MODEL_KINDS
-
-    kind = spec.partition(":")[0]
-    if kind in MODEL_KINDS:
-        module_name, class_name = MODEL_KINDS[kind].split(":")
-        params = inspect.signature(getattr(import_module(module_name), class_name).__init__).parameters
-        if "device" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            options = {"device": device, **options}
-    return load_model(spec, **options)
-
-
-def seeded_subset(ids: list[str], fraction: float, seed: int) -> list[str]:
-    """ceil(fraction * n) ids (at least 1) drawn with a seeded permutation, returned in their original order."""
-    if fraction >= 1.0:
-        return list(ids)
-    keep = max(1, int(np.ceil(fraction * len(ids))))
-    chosen = set(np.random.default_rng(seed).permutation(len(ids))[:keep].tolist())
-    return [i for k, i in enumerate(ids) if k in chosen]
 
 
 def run(
@@ -194,7 +134,7 @@ def run(
             write_records(run_dir / "gt.jsonl", records)
         description = model.describe()
         t_fit = time.perf_counter()
-        model, fine_tune = _fine_tune(
+        model, fine_tune_log = fine_tune(
             model, model_spec, mode, adapter, root, split, train_split, val_split, fraction, seed, spec,
             run_dir, ctx, workers, device, fit_options or {}, console,
         )  # fmt: skip
@@ -238,7 +178,7 @@ def run(
                 "ids_sha256": identity["ids_sha256"],
             },
             mode=mode, fraction=fraction, seed=seed, device=device, world_size=ctx.world, batch_size=batch_size,
-            tasks=tasks, fine_tune=fine_tune,
+            tasks=tasks, fine_tune=fine_tune_log,
             files={"gt": run_dir / "gt.jsonl", "predictions": run_dir / "predictions.jsonl"},
             timings=timings,
             notes={
@@ -252,91 +192,6 @@ def run(
         return RunOutcome(run_dir, tasks, results, manifest)
     finally:
         ctx.close()
-
-
-def _fine_tune(
-    model: ModelAdapter,
-    model_spec: str,
-    mode: str,
-    adapter: Any,
-    root: Path,
-    split: str,
-    train_split: str | None,
-    val_split: str | None,
-    fraction: float,
-    seed: int,
-    spec: TaskSpec,
-    run_dir: Path,
-    ctx: Distributed,
-    workers: int,
-    device: str,
-    fit_options: dict[str, Any],
-    console: Console,
-) -> tuple[ModelAdapter, dict[str, Any] | None]:
-    if mode != "fine-tune":
-        return model, None
-    if not model.can_train:
-        if not model.needs_images:  # predictions made elsewhere: the file holds the fine-tuned outputs
-            return model, {"trained": "externally (predictions file)", "fraction": fraction, "seed": seed}
-        raise RunError(
-            f"{model_spec} cannot be fine-tuned in-process: fine-tune it with your own training command, "
-            "then pass its predictions as predictions:FILE with --mode fine-tune"
-        )
-    from bench.run.suite import split_roles
-
-    roles = split_roles(adapter, root, test=split)
-    train_split = train_split or roles["train"]
-    val_split = val_split if val_split is not None else roles["val"]
-    if train_split is None or train_split == split:
-        raise RunError(f"{adapter.name}: no train split distinct from {split!r} to fine-tune on")
-    weights, log_path = run_dir / "finetuned.pt", run_dir / "fine_tune.json"
-    can_save = hasattr(model, "save")
-    if can_save and weights.is_file() and log_path.is_file():  # resumed run: reuse the fine-tuned weights
-        return construct_model(f"{model_spec.partition(':')[0]}:{weights}", device), mf.read_state(log_path)
-    if ctx.rank == 0 or not can_save:
-        train_records = list(adapter.records(root, train_split))
-        if val_split:
-            val_records = list(adapter.records(root, val_split))
-            val_source = f"split {val_split}"
-        else:  # a seeded 10 % hold-out of train, set aside before the fraction is drawn
-            held = (
-                set(seeded_subset([r.id for r in train_records], 0.1, seed + 1))
-                if len(train_records) > 2
-                else set()
-            )
-            val_records = [r for r in train_records if r.id in held]
-            train_records = [r for r in train_records if r.id not in held]
-            val_source = f"seeded 10 % hold-out of {train_split} (seed {seed + 1})"
-        kept = set(seeded_subset([r.id for r in train_records], fraction, seed))
-        train_records = [r for r in train_records if r.id in kept]
-        preprocess = getattr(model, "preprocess", None)
-        train = load_samples(train_records, root, preprocess=preprocess, workers=workers, strip=False)
-        val = load_samples(val_records, root, preprocess=preprocess, workers=workers, strip=False)
-        console.print(
-            f"fine-tuning on {len(train)} {train_split} images ({fraction:g}), validation: {val_source}"
-        )
-        log = model.fit(train, val, spec, seed=seed, **fit_options)
-        fine_tune = {
-            "train_split": train_split,
-            "validation": val_source,
-            "fraction": fraction,
-            "seed": seed,
-            "n_train": len(train),
-            "n_val": len(val),
-            "train_ids_sha256": mf.ids_sha256([r.id for r in train_records]),
-            "log": log,
-        }
-        if can_save and ctx.rank == 0:
-            model.save(weights)  # type: ignore[attr-defined]
-            fine_tune["weights"] = {"path": weights.name, "sha256": mf.sha256_file(weights)}
-            mf.write_state(log_path, {}, **fine_tune)
-    ctx.barrier()
-    if can_save and ctx.rank != 0:
-        return construct_model(f"{model_spec.partition(':')[0]}:{weights}", device), mf.read_state(log_path)
-    if can_save:
-        # predict with the saved weights so a resumed run and an uninterrupted one use the very same model
-        return construct_model(f"{model_spec.partition(':')[0]}:{weights}", device), fine_tune
-    return model, fine_tune
 
 
 def _answer_accounting(predictions: Path) -> dict[str, Any]:
