@@ -36,3 +36,21 @@ def test_console_script_runs() -> None:
     assert result.returncode == 0
     for command in ("score", "compare", "label-reports"):
         assert command in result.stdout
+
+
+def test_every_command_parses() -> None:
+    """Each mounted command builds its option parser (catches signature mistakes in the wiring)."""
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    runner = CliRunner()
+    commands = [
+        ["score"], ["compare"], ["label-reports"], ["datasets"], ["data", "check"], ["data", "export"],
+        ["demo-data"], ["run"], ["train-baseline"], ["suite"], ["table"], ["verify"], ["report"], ["consistency"],
+        ["study", "build"], ["study", "serve"], ["study", "demo"], ["study", "simulate"], ["study", "analyze"],
+    ]  # fmt: skip
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage:" in result.output
