@@ -102,8 +102,11 @@ class HfCheckpointModel(ModelAdapter):
 
         self.prompts = PromptSet.load(prompts)
         self.decoder = AnswerDecoder(self.prompts, resize=resize, unparseable_labels=unparseable_labels)
+        self.resize_source = "argument" if resize is not None else "prompt set"
         self.device = torch.device(device)
         self.batch_size = batch_size
+        if prompt_format is not None and prompt_format.count("{instruction}") != 1:
+            raise ValueError(f"prompt_format {prompt_format!r} must contain '{{instruction}}' exactly once")
         self.prompt_format = prompt_format
         self.generation = {
             "max_new_tokens": max_new_tokens,
@@ -118,6 +121,11 @@ class HfCheckpointModel(ModelAdapter):
             else "image-text-to-text"
         )
         if self.family == "vision-encoder-decoder":
+            if prompt_format is not None:
+                raise ValueError(
+                    f"hf:{self.root}: prompt_format applies to image-text-to-text models only; a "
+                    "vision-encoder-decoder model is given the bare instruction as its decoder prefix"
+                )
             self._load_encoder_decoder(config)
         else:
             self._load_image_text_to_text()
@@ -157,20 +165,49 @@ class HfCheckpointModel(ModelAdapter):
             )
         self.start_id = int(start)
 
+    def _adopt_processor_geometry(self) -> None:
+        """Unless `resize` was passed, map boxes back with the geometry the processor really applies (a CLIP
+        processor centre-crops, a padding one pads): otherwise every coordinate would land in the wrong place."""
+        image_processor = getattr(self.processor, "image_processor", None)
+        if self.resize_source == "argument" or image_processor is None:
+            return
+        if getattr(image_processor, "do_center_crop", False):
+            self.decoder.resize, self.resize_source = "center_crop", "processor (do_center_crop)"
+        elif getattr(image_processor, "do_pad", False):
+            self.decoder.resize, self.resize_source = "pad", "processor (do_pad)"
+
     def _load_image_text_to_text(self) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.model = AutoModelForImageTextToText.from_pretrained(self.root, local_files_only=True)
         self.processor = AutoProcessor.from_pretrained(self.root, local_files_only=True, backend="pil")
         self.tokenizer = self.processor.tokenizer
+        self._adopt_processor_geometry()
         self.tokenizer.padding_side = "left"  # decoder-only batches are padded on the left
+        if self.tokenizer.pad_token is None and self.tokenizer.eos_token is not None:
+            # many LLaVA tokenizers have no pad token; left padding under the attention mask is then eos
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        image_token = getattr(self.processor, "image_token", None)
+        if self.prompt_format is not None and image_token and image_token not in self.prompt_format:
+            raise ValueError(
+                f"prompt_format {self.prompt_format!r} lacks the processor's image token {image_token!r}"
+            )
         self.input_size = None
         self.preprocess = None  # the processor prepares pixels from PIL images
 
     # ------------------------------------------------------------------ inputs
 
     def _strip_ids(self) -> set[int]:
-        ids = {self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, self.tokenizer.bos_token_id}
+        ids: set[int | None] = {
+            self.tokenizer.pad_token_id,
+            self.tokenizer.eos_token_id,
+            self.tokenizer.bos_token_id,
+        }
+        # the generation config may stop on other tokens too (e.g. <|eot_id|>); they are not answer text
+        gen = getattr(self.model, "generation_config", None)
+        for name in ("eos_token_id", "pad_token_id", "bos_token_id"):
+            value = getattr(gen, name, None)
+            ids.update(value if isinstance(value, (list, tuple)) else [value])
         if self.family == "vision-encoder-decoder":
             ids.add(self.start_id)
         return {i for i in ids if i is not None}
@@ -255,11 +292,17 @@ class HfCheckpointModel(ModelAdapter):
             "checkpoint": {"path": str(self.root), **self.hashes},
             "generation": dict(self.generation),
             "device": str(self.device),
+            "dtype": str(self.model.dtype),
             "input_size": list(self.input_size) if self.input_size else None,
             "prompt_format": self.prompt_format,
             "score_type": self.score_type,
             "prompts": self.prompts.to_json(),
-            "coordinates": {"bins": 1000, "bin_to_coordinate": "c = k / 999", "resize": self.decoder.resize},
+            "coordinates": {
+                "bins": 1000,
+                "bin_to_coordinate": "c = k / 999",
+                "resize": self.decoder.resize,
+                "resize_source": self.resize_source,
+            },
             "transformers": transformers.__version__,
             **self.decoder.summary(),
         }
