@@ -71,31 +71,53 @@ def read_digest(reads: list[Mapping[str, Any]]) -> str:
     return hashlib.sha256(canonical_json(rows).encode()).hexdigest()
 
 
-def append_audit(
-    connection: Session | Connection, actor: str, action: str, detail: dict[str, Any] | None = None
-) -> int:
-    """Add one chained audit row inside the caller's write transaction (the caller commits); returns its seq."""
+_AUDIT_INSERT = insert(AuditEntry.__table__)
+# The chain head as scalar subqueries, so a writer can read it in the same statement as its other state.
+# seq is the primary key: ORDER BY seq DESC LIMIT 1 is an index lookup, not a scan.
+AUDIT_HEAD_SEQ = select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1).scalar_subquery()
+AUDIT_HEAD_HASH = select(AuditEntry.row_hash).order_by(AuditEntry.seq.desc()).limit(1).scalar_subquery()
+_AUDIT_HEAD = select(AUDIT_HEAD_SEQ, AUDIT_HEAD_HASH)
+
+
+def lock_audit_chain(connection: Session | Connection) -> None:
+    """Serialise chain writers before the head is read. SQLite's BEGIN IMMEDIATE already holds the write lock."""
     dialect = connection.dialect if isinstance(connection, Connection) else connection.get_bind().dialect
     if dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
-    last = connection.execute(
-        select(AuditEntry.seq, AuditEntry.row_hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq = 1 if last is None else last.seq + 1
-    prev_hash = GENESIS_HASH if last is None else last.row_hash
+
+
+def append_audit(
+    connection: Session | Connection,
+    actor: str,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    head: tuple[int | None, str | None] | None = None,
+) -> int:
+    """Add one chained audit row inside the caller's write transaction (the caller commits); returns its seq.
+
+    ``head`` is ``(seq, row_hash)`` of the latest row (``(None, None)`` when empty) when the caller already read it
+    in this transaction after :func:`lock_audit_chain`; otherwise the lock is taken and the head read here.
+    """
+    if head is None:
+        lock_audit_chain(connection)
+        head = tuple(connection.execute(_AUDIT_HEAD).one())  # type: ignore[assignment]
+    last_seq, last_hash = head  # type: ignore[misc]
+    seq = 1 if last_seq is None else last_seq + 1
+    prev_hash = GENESIS_HASH if last_hash is None else last_hash
     ts = utc_now().isoformat()
     detail_json = canonical_json(detail or {})
     row_hash = _row_hash(prev_hash, seq, ts, actor, action, detail_json)
     connection.execute(
-        insert(AuditEntry.__table__).values(
-            seq=seq,
-            ts=ts,
-            actor=actor,
-            action=action,
-            detail_json=detail_json,
-            prev_hash=prev_hash,
-            row_hash=row_hash,
-        )
+        _AUDIT_INSERT,
+        {
+            "seq": seq,
+            "ts": ts,
+            "actor": actor,
+            "action": action,
+            "detail_json": detail_json,
+            "prev_hash": prev_hash,
+            "row_hash": row_hash,
+        },
     )
     return seq
 

@@ -8,6 +8,7 @@ on the database lock instead of failing half-way (the audit hash chain needs wri
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,14 +32,51 @@ def to_url(db: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+class FairLock:
+    """A FIFO lock: the releasing thread hands the lock to the longest waiter.
+
+    ``threading.Lock`` lets a thread that just released it take it straight back (with 20 readers submitting back
+    to back, some waited many turns: a long p95 tail); handing over in arrival order bounds each wait to one round.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+        self._held = False
+
+    def acquire(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            baton = threading.Lock()
+            baton.acquire()
+            self._waiters.append(baton)
+        baton.acquire()  # released by the holder in release(): we now own the lock
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # ownership passes on; _held stays True
+            else:
+                self._held = False
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
 @dataclass(frozen=True)
 class StudyDB:
     url: str
     engine: Engine
     write_engine: Engine
-    # Writers of one process queue on this lock first: a thread waiting here wakes as soon as the previous
-    # commit is done, whereas SQLite's busy handler polls with growing sleeps (the cause of long latency tails).
-    _write_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # Writers of one process queue on this lock first, in arrival order: a thread waiting here wakes as soon as the
+    # previous commit is done, whereas SQLite's busy handler polls with growing sleeps (long latency tails).
+    _write_lock: FairLock = field(default_factory=FairLock, compare=False, repr=False)
     # Facts fixed at build (criteria, scale), cached per open database.
     fixed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -7,13 +7,22 @@ by the reader's stored assignment.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy.exc import NoResultFound
 
-from readerstudy.store.audit import append_audit, read_digest, utc_now
+from readerstudy.store.audit import (
+    AUDIT_HEAD_HASH,
+    AUDIT_HEAD_SEQ,
+    append_audit,
+    lock_audit_chain,
+    read_digest,
+    utc_now,
+)
 from readerstudy.store.engine import StudyDB
 from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Reader, Study
 from readerstudy.store.passwords import verify_password
@@ -73,10 +82,34 @@ class CaseView:
     latest_version: int
 
 
+# Statements built once: building a select() costs more than running it on SQLite. Executed on Core connections
+# (not ORM sessions), whose per-statement overhead is a fraction of the ORM's.
+_READER = bindparam("reader_id")
+_CASE = bindparam("case_idx")
+_ASSIGNMENTS_OF_READER = select(Assignment.order_index, Assignment.case_idx, Assignment.left_slot).where(
+    Assignment.reader_id == _READER
+)
+_CASE_TEXTS = select(Case.text_x, Case.text_y, Case.image_path).where(Case.case_idx == _CASE)
+_READS_OF_CASE = select(Read.__table__).where(Read.reader_id == _READER, Read.case_idx == _CASE)
+_CASES_READ = select(func.count(func.distinct(Read.case_idx))).where(Read.reader_id == _READER)
+_NEXT_UNREAD = select(func.min(Assignment.order_index)).where(
+    Assignment.reader_id == _READER,
+    Assignment.case_idx.not_in(select(Read.case_idx).where(Read.reader_id == _READER)),
+)
+# Everything a submit must read under the write lock, in one statement: lock flag, latest version, chain head.
+_SUBMIT_STATE = select(
+    select(Study.locked).scalar_subquery(),
+    select(func.max(Read.version)).where(Read.reader_id == _READER, Read.case_idx == _CASE).scalar_subquery(),
+    AUDIT_HEAD_SEQ,
+    AUDIT_HEAD_HASH,
+)
+_INSERT_READ = insert(Read.__table__)
+_INSERT_READS = _INSERT_READ.returning(Read.id, sort_by_parameter_order=True)
+
+
 def log_event(db: StudyDB, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
-    with db.writing() as session:
-        append_audit(session, actor, action, detail)
-        session.commit()
+    with db.write_transaction() as connection:
+        append_audit(connection, actor, action, detail)
 
 
 def authenticate(db: StudyDB, reader_id: str, password: str) -> Account | None:
@@ -116,28 +149,41 @@ def study_info(db: StudyDB) -> StudyInfo:
     )
 
 
+def _assignments(db: StudyDB, reader_id: str) -> dict[int, tuple[int, str]]:
+    """A reader's ``order_index -> (case_idx, left_slot)``: drawn once at build and never changed, so cached."""
+    key = ("assignments", reader_id)
+    cached = db.fixed.get(key)
+    if cached is None:
+        with db.engine.connect() as connection:
+            rows = connection.execute(_ASSIGNMENTS_OF_READER, {"reader_id": reader_id}).all()
+        cached = {order: (case_idx, left_slot) for order, case_idx, left_slot in rows}
+        if cached:  # an unknown reader id is not cached
+            db.fixed[key] = cached
+    return cached
+
+
+def _assignment(db: StudyDB, reader_id: str, order_index: int) -> tuple[int, str]:
+    try:
+        return _assignments(db, reader_id)[order_index]
+    except KeyError:
+        raise NoResultFound(f"no case {order_index} assigned to reader {reader_id!r}") from None
+
+
 def progress(db: StudyDB, reader_id: str) -> tuple[int, int]:
     """(cases with at least one submitted read, cases assigned)."""
-    with db.reading() as session:
-        total = session.scalar(select(func.count()).where(Assignment.reader_id == reader_id)) or 0
-        done = session.scalar(
-            select(func.count(func.distinct(Read.case_idx))).where(Read.reader_id == reader_id)
-        )
-    return int(done or 0), int(total)
+    total = len(_assignments(db, reader_id))
+    with db.engine.connect() as connection:
+        done = connection.execute(_CASES_READ, {"reader_id": reader_id}).scalar()
+    return int(done or 0), total
 
 
 def next_unread(db: StudyDB, reader_id: str) -> int | None:
     """Order index of the first assigned case without a read, or None when all are read."""
-    read_cases = select(Read.case_idx).where(Read.reader_id == reader_id)
-    with db.reading() as session:
-        return session.scalar(
-            select(func.min(Assignment.order_index)).where(
-                Assignment.reader_id == reader_id, Assignment.case_idx.not_in(read_cases)
-            )
-        )
+    with db.engine.connect() as connection:
+        return connection.execute(_NEXT_UNREAD, {"reader_id": reader_id}).scalar()
 
 
-def _latest_answers(reads: list[Read]) -> tuple[ReadAnswers | None, int]:
+def _latest_answers(reads: Sequence[Any]) -> tuple[ReadAnswers | None, int]:
     if not reads:
         return None, 0
     version = max(r.version for r in reads)
@@ -157,19 +203,14 @@ def _latest_answers(reads: list[Read]) -> tuple[ReadAnswers | None, int]:
 
 
 def load_case(db: StudyDB, reader_id: str, order_index: int) -> CaseView:
-    with db.reading() as session:
-        assignment = session.scalars(
-            select(Assignment).where(Assignment.reader_id == reader_id, Assignment.order_index == order_index)
-        ).one()
-        case = session.get(Case, assignment.case_idx)
-        assert case is not None
-        total = session.scalar(select(func.count()).where(Assignment.reader_id == reader_id)) or 0
-        reads = list(
-            session.scalars(select(Read).where(Read.reader_id == reader_id, Read.case_idx == case.case_idx))
-        )
-    left, right = (case.text_x, case.text_y) if assignment.left_slot == "x" else (case.text_y, case.text_x)
+    case_idx, left_slot = _assignment(db, reader_id, order_index)
+    params = {"reader_id": reader_id, "case_idx": case_idx}
+    with db.engine.connect() as connection:  # one transaction: texts and reads from the same snapshot
+        text_x, text_y, image_path = connection.execute(_CASE_TEXTS, params).one()
+        reads = connection.execute(_READS_OF_CASE, params).all()
+    left, right = (text_x, text_y) if left_slot == "x" else (text_y, text_x)
     latest, version = _latest_answers(reads)
-    return CaseView(order_index, int(total), left, right, case.image_path, latest, version)
+    return CaseView(order_index, len(_assignments(db, reader_id)), left, right, image_path, latest, version)
 
 
 def mark_shown(db: StudyDB, reader_id: str, order_index: int) -> datetime:
@@ -200,47 +241,62 @@ def _fixed_study_info(db: StudyDB) -> StudyInfo:
     return db.fixed["study_info"]
 
 
+def _read_rows(
+    reader_id: str,
+    case_idx: int,
+    criteria: list[str],
+    answers: ReadAnswers,
+    shown_at: datetime | None,
+    version: int,
+) -> list[dict[str, Any]]:
+    submitted_at = utc_now()
+    shared = {
+        "reader_id": reader_id,
+        "case_idx": case_idx,
+        "likert_a": answers.likert_a,
+        "likert_b": answers.likert_b,
+        "error_flags_a": json.dumps(sorted(answers.flags_a)),
+        "error_flags_b": json.dumps(sorted(answers.flags_b)),
+        "significant_a": bool(answers.significant_a),
+        "significant_b": bool(answers.significant_b),
+        "reason": answers.reason.strip(),
+        "shown_at": shown_at,
+        "submitted_at": submitted_at,
+        "version": version,
+    }
+    return [{**shared, "criterion": c, "choice": answers.choices[c]} for c in criteria]
+
+
+def _insert_reads(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows in one statement and set each row's ``id``."""
+    if len(rows) == 1:  # the common single-criterion case: no RETURNING/sentinel machinery needed
+        rows[0]["id"] = connection.execute(_INSERT_READ, rows[0]).inserted_primary_key[0]
+        return
+    for row, (read_id,) in zip(rows, connection.execute(_INSERT_READS, rows), strict=True):
+        row["id"] = read_id
+
+
 def submit_read(
     db: StudyDB, reader_id: str, order_index: int, answers: ReadAnswers, shown_at: datetime | None
 ) -> int:
-    """Store one submission (a new version if the case was read before) and commit; returns the version."""
+    """Store one submission (a new version if the case was read before) and commit; returns the version.
+
+    One write transaction (BEGIN IMMEDIATE on SQLite) holding 4 statements: read lock flag, latest version and
+    audit-chain head; insert the reads; insert the audit row; commit (fsync).
+    """
     info = _fixed_study_info(db)
     _validate(answers, info.criteria, info)
-    latest_version = (
-        select(func.max(Read.version))
-        .where(Read.reader_id == reader_id, Read.case_idx == Assignment.case_idx)
-        .scalar_subquery()
-    )
+    case_idx, _ = _assignment(db, reader_id, order_index)
     with db.write_transaction() as connection:
-        locked, case_idx, previous = connection.execute(
-            select(select(Study.locked).scalar_subquery(), Assignment.case_idx, latest_version).where(
-                Assignment.reader_id == reader_id, Assignment.order_index == order_index
-            )
+        lock_audit_chain(connection)
+        locked, previous, head_seq, head_hash = connection.execute(
+            _SUBMIT_STATE, {"reader_id": reader_id, "case_idx": case_idx}
         ).one()
         if locked:
             raise StudyLockedError("the study is locked: no more reads are accepted")
         version = int(previous or 0) + 1
-        submitted_at = utc_now()
-        rows = []
-        for criterion in info.criteria:
-            row: dict[str, Any] = {
-                "reader_id": reader_id,
-                "case_idx": case_idx,
-                "criterion": criterion,
-                "choice": answers.choices[criterion],
-                "likert_a": answers.likert_a,
-                "likert_b": answers.likert_b,
-                "error_flags_a": json.dumps(sorted(answers.flags_a)),
-                "error_flags_b": json.dumps(sorted(answers.flags_b)),
-                "significant_a": bool(answers.significant_a),
-                "significant_b": bool(answers.significant_b),
-                "reason": answers.reason.strip(),
-                "shown_at": shown_at,
-                "submitted_at": submitted_at,
-                "version": version,
-            }
-            row["id"] = connection.execute(insert(Read.__table__).values(**row)).inserted_primary_key[0]
-            rows.append(row)
+        rows = _read_rows(reader_id, case_idx, info.criteria, answers, shown_at, version)
+        _insert_reads(connection, rows)
         detail = {
             "order_index": order_index,
             "case_idx": case_idx,
@@ -248,7 +304,9 @@ def submit_read(
             "read_ids": [r["id"] for r in rows],
             "reads_sha256": read_digest(rows),
         }
-        append_audit(connection, reader_id, "submit" if version == 1 else "revise", detail)
+        append_audit(
+            connection, reader_id, "submit" if version == 1 else "revise", detail, head=(head_seq, head_hash)
+        )
     return version
 
 
