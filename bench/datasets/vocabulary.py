@@ -9,6 +9,8 @@ a label a dataset does not annotate is absent from its records, and an unknown v
 
 from __future__ import annotations
 
+from bench.labelsets import CHEXPERT_14
+
 VOCABULARY: dict[str, str] = {
     "No Finding": "no abnormality annotated (dataset-specific definition)",
     "Atelectasis": "partial or complete lung collapse",
@@ -73,25 +75,7 @@ NIH_CHESTXRAY14: dict[str, str] = {
     "No Finding": "No Finding",
 }
 
-CHEXPERT: dict[str, str] = {
-    name: name
-    for name in (
-        "No Finding",
-        "Enlarged Cardiomediastinum",
-        "Cardiomegaly",
-        "Lung Opacity",
-        "Lung Lesion",
-        "Edema",
-        "Consolidation",
-        "Pneumonia",
-        "Atelectasis",
-        "Pneumothorax",
-        "Pleural Effusion",
-        "Pleural Other",
-        "Fracture",
-        "Support Devices",
-    )
-}
+CHEXPERT: dict[str, str] = {name: name for name in CHEXPERT_14}  # CheXpert names are vocabulary names
 MIMIC_CXR: dict[str, str] = dict(CHEXPERT)
 
 CHESTX_DET: dict[str, str] = {

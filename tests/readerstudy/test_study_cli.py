@@ -121,9 +121,7 @@ def test_analyze_refuses_unlocked_and_passes_the_long_table(tmp_path: Path, monk
     assert refused.exit_code == 2 and "not locked" in refused.output
 
 
-def test_analyze_end_to_end_when_the_analysis_exists(tmp_path: Path) -> None:
-    if not hasattr(readerstudy.analysis, "analyze"):
-        pytest.skip("readerstudy.analysis.analyze is not available yet")
+def test_analyze_end_to_end(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     assert (
         runner.invoke(study_app, ["simulate", "--db", db, "--readers", "3", "--cases", "20"]).exit_code == 0
