@@ -37,6 +37,7 @@ class LabelSet(StrEnum):
 
 
 class FrocHit(StrEnum):
+    center_in_object = "center_in_object"
     center_in_box = "center_in_box"
     iou50 = "iou@0.5"
 
@@ -90,7 +91,9 @@ def score(
     labels: Annotated[
         str | None, typer.Option(help="Comma-separated labels to score (default: all in GT).")
     ] = None,
-    froc_hit: Annotated[FrocHit, typer.Option(help="Localization: FROC hit rule.")] = FrocHit.center_in_box,
+    froc_hit: Annotated[
+        FrocHit, typer.Option(help="Localization: FROC hit rule.")
+    ] = FrocHit.center_in_object,
     empty_rule: Annotated[
         EmptyRule, typer.Option(help="Segmentation: both-empty masks.")
     ] = EmptyRule.exclude,

@@ -52,6 +52,22 @@ class Box(_Strict):
     label: str = Field(min_length=1)
     bbox: tuple[float, float, float, float]
     score: float | None = None
+    # The annotated object when it is not the rectangle itself (object-CXR): an ellipse inscribed in `bbox`,
+    # or a polygon with vertices `points` = [x1, y1, x2, y2, ...]; `bbox` is then its bounding box.
+    shape: Literal["ellipse", "polygon"] | None = None
+    points: tuple[float, ...] | None = None
+
+    @model_validator(mode="after")
+    def _shape_points(self) -> Box:
+        if self.shape == "polygon":
+            pts = self.points or ()
+            if len(pts) < 6 or len(pts) % 2 or not all(math.isfinite(v) for v in pts):
+                raise ValueError(
+                    "a polygon needs points [x1, y1, x2, y2, x3, y3, ...]: 3 or more finite points"
+                )
+        elif self.points is not None:
+            raise ValueError("points are only allowed with shape 'polygon'")
+        return self
 
     @field_validator("bbox")
     @classmethod

@@ -16,7 +16,60 @@ OBSERVATIONS = tuple(CHEXPERT)
 COMPETITION = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 UncertainPolicy = Literal["U-Ones", "U-Zeros", "U-Ignore"]
 POLICIES: tuple[str, ...] = ("U-Ones", "U-Zeros", "U-Ignore")
+BLANK_RULES: tuple[str, ...] = ("null", "negative")
+NO_FINDING_RULES: tuple[str, ...] = ("implies_negative", "ignore")
+NO_FINDING_EXEMPT = ("No Finding", "Support Devices")
 SPLIT_FILES = {"train": ("train.csv",), "valid": ("valid.csv",), "test": ("test_labels.csv", "test.csv")}
+
+
+def check_label_options(uncertain: str, blank: str, no_finding: str) -> None:
+    for option, value, allowed in (
+        ("uncertain", uncertain, POLICIES),
+        ("blank", blank, BLANK_RULES),
+        ("no_finding", no_finding, NO_FINDING_RULES),
+    ):
+        if value not in allowed:
+            raise ValueError(f"{option}={value!r}: choose one of {', '.join(allowed)}")
+
+
+def label_conventions(uncertain: str, blank: str, no_finding: str) -> dict[str, str]:
+    """The label rules in words, for meta and the results' conventions."""
+    return {
+        "uncertain": f"{uncertain}: -1.0 -> "
+        + {"U-Ones": "1", "U-Zeros": "0", "U-Ignore": "null (excluded)"}[uncertain],
+        "blank": "blank (not mentioned) -> " + ("0" if blank == "negative" else "null (excluded)"),
+        "no_finding": "No Finding = 1 => every other finding 0 (Support Devices excepted); No Finding blank => 0"
+        if no_finding == "implies_negative"
+        else "No Finding read as the other columns, no implication",
+    }
+
+
+def study_labels(
+    path: Path,
+    lineno: int,
+    row: dict[str, str],
+    names: tuple[str, ...],
+    *,
+    uncertain: str,
+    blank: str,
+    no_finding: str,
+) -> dict[str, float | None]:
+    """One row of CheXpert-labeller cells -> labels under the three named rules (see `label_conventions`).
+
+    `no_finding=implies_negative` (TorchXRayVision's CheX/MIMIC loaders; the labeller sets No Finding only when no
+    pathology is positive or uncertain): a study with No Finding = 1 is negative for every other finding but
+    Support Devices, and a blank No Finding is 0.
+    """
+    labels = {
+        name: label_value(path, lineno, name, row[name], uncertain, blank == "negative") for name in names
+    }
+    if no_finding == "implies_negative" and "No Finding" in row:
+        healthy = row["No Finding"].strip() in ("1", "1.0")
+        if healthy:
+            labels.update({name: 0.0 for name in names if name not in NO_FINDING_EXEMPT})
+        elif "No Finding" in labels and row["No Finding"].strip() == "":
+            labels["No Finding"] = 0.0
+    return labels
 
 
 def label_value(
@@ -43,16 +96,20 @@ def label_value(
     )
 
 
-def resolve_image(root: Path, relative: str) -> Path:
-    """CSV paths start with the release folder ('CheXpert-v1.0-small/train/...'); accept root at either level."""
-    candidates = [root / relative, root.parent / relative]
+def resolve_image(root: Path, relative: str) -> tuple[Path, list[Path]]:
+    """The image of a CSV path, and every place tried.
+
+    Train / valid paths start with the release folder ('CheXpert-v1.0-small/train/...'); the released test labels
+    (CheXlocalize test_labels.csv) start at 'test/...'. ROOT may be the release folder or the folder above it.
+    """
     parts = Path(relative).parts
-    if len(parts) > 1:
-        candidates.append(root.joinpath(*parts[1:]))
+    candidates = [root / relative, root.parent / relative]
+    if len(parts) > 1 and parts[0].lower().startswith("chexpert"):
+        candidates.insert(0, root.joinpath(*parts[1:]))
     for candidate in candidates:
         if candidate.is_file():
-            return candidate
-    return candidates[-1]
+            return candidate, candidates
+    return candidates[0], candidates
 
 
 @register
@@ -67,23 +124,25 @@ ROOT/   (CheXpert-v1.0 or CheXpert-v1.0-small)
   train.csv, valid.csv          (Path, Sex, Age, Frontal/Lateral, AP/PA, 14 observations)
   test_labels.csv               (optional: the released test labels, same columns with Path)
   train/patientNNNNN/studyN/viewN_frontal.jpg, valid/..., test/...
-Labels: the 5 competition labels by default (labels='all' for the 14). Uncertain (-1) follows the policy:
-U-Ones -> 1, U-Zeros -> 0, U-Ignore -> null (default). Blank (not mentioned) -> null unless blank_is_negative.
+Labels: the 5 competition labels by default (labels='all' for the 14). Options (docs/datasets/chexpert.md):
+uncertain=U-Ignore (default; -1 -> null) | U-Ones | U-Zeros; blank=null (default) | negative;
+no_finding=implies_negative (default: No Finding = 1 => the others 0, Support Devices excepted) | ignore.
 All views (frontal and lateral) are kept."""
 
     def __init__(
         self,
         labels: Literal["competition", "all"] = "competition",
         uncertain: UncertainPolicy = "U-Ignore",
-        blank_is_negative: bool = False,
+        blank: str = "null",
+        no_finding: str = "implies_negative",
     ):
-        if uncertain not in POLICIES:
-            raise ValueError(f"uncertain policy {uncertain!r}: choose one of {', '.join(POLICIES)}")
+        check_label_options(uncertain, blank, no_finding)
         if labels not in ("competition", "all"):
             raise ValueError("labels must be 'competition' (the 5) or 'all' (the 14)")
         self.label_names = COMPETITION if labels == "competition" else OBSERVATIONS
         self.uncertain = uncertain
-        self.blank_is_negative = blank_is_negative
+        self.blank = blank
+        self.no_finding = no_finding
 
     def available_splits(self, root: str | os.PathLike[str]) -> tuple[str, ...]:
         root = Path(root)
@@ -99,22 +158,33 @@ All views (frontal and lateral) are kept."""
         csv_path = find_file(
             root, SPLIT_FILES[split], fix=f"pass the CheXpert folder that holds {SPLIT_FILES[split][0]}"
         )
-        rows = read_csv(csv_path, ["Path", *self.label_names], fix="use the CheXpert CSV unchanged")
+        required = ["Path", *self.label_names]
+        if self.no_finding == "implies_negative" and "No Finding" not in required:
+            required.append("No Finding")
+        rows = read_csv(csv_path, required, fix="use the CheXpert CSV unchanged")
         for lineno, row in rows:
             relative = row["Path"]
-            path = resolve_image(root, relative)
+            path, tried = resolve_image(root, relative)
             if not path.is_file():
                 raise LayoutError(
                     path,
-                    f"image of {csv_path.name} row {lineno} not found",
-                    fix="extract the CheXpert image archive",
+                    f"image of {csv_path.name} row {lineno} not found"
+                    + (f" (also tried {', '.join(str(p) for p in tried[1:])})" if len(tried) > 1 else ""),
+                    fix="extract the CheXpert image archive"
+                    + (" (the test images unpack to test/)" if split == "test" else ""),
                 )
             width, height = image_size(path)
-            labels = {
-                name: label_value(csv_path, lineno, name, row[name], self.uncertain, self.blank_is_negative)
-                for name in self.label_names
-            }
+            labels = study_labels(
+                csv_path,
+                lineno,
+                row,
+                self.label_names,
+                uncertain=self.uncertain,
+                blank=self.blank,
+                no_finding=self.no_finding,
+            )
             patient = re.search(r"patient\d+", relative)
+            study = re.search(r"patient\d+/study\d+", relative)
             view = row.get("AP/PA") or row.get("Frontal/Lateral") or None
             yield Record.model_validate(
                 {
@@ -127,7 +197,8 @@ All views (frontal and lateral) are kept."""
                         "patient": patient.group(0) if patient else None,
                         "view": view,
                         "frontal_lateral": row.get("Frontal/Lateral"),
-                        "uncertain_policy": self.uncertain,
+                        "study": study.group(0) if study else None,
+                        "label_rules": label_conventions(self.uncertain, self.blank, self.no_finding),
                         "path": path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path),
                     },
                 }

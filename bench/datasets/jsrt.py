@@ -21,7 +21,14 @@ from bench.metrics.segmentation import encode_mask
 ORIGINAL_SIDE = 2048
 PIXEL_MM = 0.175
 IMAGE_DIRS = ("All247images", "images", ".")
-FIX = "extract the JSRT images (All247images/*.IMG) and the SCR masks (scr/fold1/masks/..., scr/fold2/masks/...)"
+FIX = (
+    "extract the JSRT images (All247images/*.IMG) and the SCR mask archive as it unpacks "
+    "(scratch/fold1/masks/<structure>/*.gif, scratch/fold2/...)"
+)
+# Where the SCR fold folders may sit (fact `scr_layout`): the archive unpacks to scratch/; scr/ and the root are
+# accepted for hand-arranged copies.
+SCR_PARENTS = ("scratch", "scr", ".")
+NODULE_RECORD = re.compile(r"JPCLN\d{3}\.IMG", re.IGNORECASE)
 
 
 def _fold_of(name: str) -> str:
@@ -30,28 +37,59 @@ def _fold_of(name: str) -> str:
 
 
 def _mask_dirs(root: Path, fold: str) -> list[Path]:
-    return [d for d in (root / "scr" / fold / "masks", root / fold / "masks", root / "masks") if d.is_dir()]
+    candidates = [root / parent / fold / "masks" for parent in SCR_PARENTS] + [root / "masks"]
+    return [d for d in candidates if d.is_dir()]
+
+
+def nodule_list_path(root: Path) -> Path | None:
+    """CLNDAT_EN.txt in Clinical_Information/ (as the archive unpacks) or the root; the name's case varies."""
+    for folder in (
+        root / "Clinical_Information",
+        root / "Clinical_Information" / "Clinical_Information",
+        root,
+    ):
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name.upper() == "CLNDAT_EN.TXT" and entry.is_file():
+                    return entry
+    return None
 
 
 def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
-    """CLNDAT_EN.txt -> {stem: (size_mm, x, y)} with x, y in 2048-px coordinates."""
-    path = next((root / n for n in ("CLNDAT_EN.txt", "CLNDAT_EN.TXT") if (root / n).is_file()), None)
+    """CLNDAT_EN.txt -> {stem: (size_mm, x, y)} with x, y in 2048-px coordinates.
+
+    Parsed by record, not by line: each record starts at its image name (JPCLNnnn.IMG), because in the file as
+    distributed some records run together on one line (fact `clndat_format`).
+    """
+    path = nodule_list_path(root)
     if path is None:
         return {}
-    nodules = {}
-    for lineno, line in enumerate(path.read_text(encoding="latin-1").splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
+    text = path.read_bytes().decode("latin-1")
+    starts = [m.start() for m in NODULE_RECORD.finditer(text)]
+    if not starts and text.strip():
+        raise LayoutError(
+            path, "no JPCLNnnn.IMG record found", row=1, fix="use the JSRT nodule list unchanged"
+        )
+    nodules: dict[str, tuple[float, float, float]] = {}
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        record = text[start:end]
+        lineno = len(text[:start].splitlines()) + 1  # the file separates records with CR
+        fields = record.split()  # the first seven fields never hold spaces; later ones may
         try:
-            nodules[Path(fields[0]).stem.upper()] = (float(fields[2]), float(fields[5]), float(fields[6]))
+            stem = fields[0][:8].upper()
+            values = (float(fields[2]), float(fields[5]), float(fields[6]))
         except (IndexError, ValueError):
             raise LayoutError(
                 path,
-                f"expected 'file, subtlety, size mm, age, sex, x, y, ...', got {line.strip()!r}",
+                f"record {' '.join(fields)[:60]!r} is not 'file, subtlety, size mm, age, sex, x, y, ...'",
                 row=lineno,
                 fix="use the JSRT nodule list unchanged",
             ) from None
+        if stem in nodules:
+            raise LayoutError(
+                path, f"{stem} is listed twice", row=lineno, fix="use the JSRT nodule list unchanged"
+            )
+        nodules[stem] = values
     return nodules
 
 
@@ -65,10 +103,11 @@ class JSRT(DatasetAdapter):
     expected_layout = """\
 ROOT/
   All247images/JPCLN001.IMG ... JPCNN093.IMG   (2048x2048, 12-bit in big-endian 16-bit words, no header)
-  CLNDAT_EN.txt                                 (nodule list; optional: without it no nodule boxes)
-  scr/fold1/masks/{left lung,right lung,heart,left clavicle,right clavicle}/*.gif  (and scr/fold2/...;
-      fold1/masks/... or masks/... are accepted too)
-Masks: the five SCR structures. Label Nodule: JPCLN (1) vs JPCNN (0). Boxes: the listed nodule on JPCLN images."""
+  Clinical_Information/CLNDAT_EN.txt            (nodule list, or at the root; optional: without it no boxes)
+  scratch/fold1/masks/{left lung,right lung,heart,left clavicle,right clavicle}/*.gif  (and scratch/fold2/...,
+      as the SCR archive unpacks; scr/fold1/..., fold1/masks/... or masks/... are accepted too)
+Masks: the five SCR structures. Label Nodule: JPCLN (1) vs JPCNN (0). Boxes: the listed nodule on JPCLN images
+(CLNDAT_EN.txt read record by record; a JPCLN image without a record is an error)."""
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -80,8 +119,21 @@ Masks: the five SCR structures. Label Nodule: JPCLN (1) vs JPCNN (0). Boxes: the
             raise LayoutError(root / IMAGE_DIRS[0], "no JPC*.IMG images found", fix=FIX)
         mask_dirs = _mask_dirs(root, split)
         if not mask_dirs:
-            raise LayoutError(root / "scr" / split / "masks", "SCR mask folder not found", fix=FIX)
+            raise LayoutError(root / "scratch" / split / "masks", "SCR mask folder not found", fix=FIX)
         nodules = read_nodule_list(root)
+        if nodules:
+            unlisted = sorted(
+                p.stem.upper() for p in image_dir.glob("JPC*.IMG") if p.stem.upper().startswith("JPCLN")
+            )
+            unlisted = [stem for stem in unlisted if stem not in nodules]
+            if unlisted:
+                raise LayoutError(
+                    nodule_list_path(root) or root,
+                    f"{len(unlisted)} nodule image(s) have no record in the nodule list "
+                    f"({', '.join(unlisted[:5])}{', ...' if len(unlisted) > 5 else ''}); "
+                    f"read {len(nodules)} records, JSRT has 154",
+                    fix="use the JSRT nodule list unchanged (CLNDAT_EN.txt, 154 records)",
+                )
         for path in sorted(image_dir.glob("JPC*.IMG")):
             if _fold_of(path.stem) != split:
                 continue
@@ -106,7 +158,7 @@ Masks: the five SCR structures. Label Nodule: JPCLN (1) vs JPCNN (0). Boxes: the
             boxes = None
             if nodules:
                 boxes = []
-                if is_nodule and path.stem.upper() in nodules:
+                if is_nodule:
                     size_mm, x, y = nodules[path.stem.upper()]
                     half = size_mm / PIXEL_MM / 2
                     box = clip_box(

@@ -7,40 +7,20 @@ states for each positive (or hedged) finding, extracted by the rules of `bench.d
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from bench.datasets.attributes import finding_attributes
 from bench.datasets.base import DatasetAdapter, LayoutError, register
-from bench.datasets.chexpert import POLICIES, UncertainPolicy, label_value
+from bench.datasets.chexpert import UncertainPolicy, check_label_options, label_conventions, study_labels
 from bench.datasets.io import find_file, read_csv
+from bench.datasets.mimic_sections import SECTION_RULES, report_text
 from bench.datasets.vocabulary import MIMIC_CXR
 
 OBSERVATIONS = tuple(MIMIC_CXR)
-SECTION = re.compile(r"^\s*([A-Z][A-Z /]+):", re.MULTILINE)
 FIX = (
     "download MIMIC-CXR-JPG from PhysioNet and pass its top folder (the one with files/ and the csv.gz files)"
 )
-
-
-def report_sections(text: str) -> dict[str, str]:
-    """Upper-case 'NAME:' headers -> whitespace-normalised section text (later repeats are appended)."""
-    sections: dict[str, str] = {}
-    matches = list(SECTION.finditer(text))
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
-        end = following.start() if following else len(text)
-        body = " ".join(text[match.end() : end].split())
-        name = match.group(1).strip()
-        sections[name] = f"{sections[name]} {body}".strip() if name in sections else body
-    return sections
-
-
-def findings_impression(text: str) -> str | None:
-    """'FINDINGS: ... IMPRESSION: ...' from the report, None when the report has neither section."""
-    sections = report_sections(text)
-    parts = [f"{name}: {sections[name]}" for name in ("FINDINGS", "IMPRESSION") if sections.get(name)]
-    return "\n\n".join(parts) or None
 
 
 @register
@@ -55,8 +35,12 @@ ROOT/
   mimic-cxr-2.0.0-split.csv.gz, mimic-cxr-2.0.0-chexpert.csv.gz, mimic-cxr-2.0.0-metadata.csv.gz  (or .csv)
   files/pXX/pNNNNNNNN/sNNNNNNNN/<dicom_id>.jpg
   files/pXX/pNNNNNNNN/sNNNNNNNN.txt      (reports, from mimic-cxr-reports.zip, unpacked into the same files/)
-One record per image (all views kept). Labels: the study's 14 CheXpert-labeller values; -1 follows the uncertain
-policy (default U-Ignore -> null), blank -> null. Report: the FINDINGS and IMPRESSION sections (null if neither).
+One record per image (all views kept). Labels: the study's 14 CheXpert-labeller values under three options
+(docs/datasets/mimic-cxr.md): uncertain=U-Ignore (default; -1 -> null) | U-Ones | U-Zeros; blank=null (default)
+| negative; no_finding=implies_negative (default: No Finding = 1 => the others 0, Support Devices excepted) | ignore.
+Report: sections=findings_impression (default: FINDINGS and IMPRESSION, else the official fallbacks: last
+paragraph, comparison) | impression (the official MIMIC-CXR section choice) | findings; sections as the MIMIC-CXR
+authors' section_parser.py defines them; meta["report_rule"] names the rule that produced each report.
 Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size).
 Attributes: meta["attributes"] = {finding: {"location": [...], "severity": mild|moderate|severe|null,
 "size_mm": float|null}} for each CheXpert finding the FINDINGS/IMPRESSION text states positively or hedged
@@ -67,11 +51,21 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
 (bench/datasets/attributes.py documents every rule)."""
 
     def __init__(
-        self, uncertain: UncertainPolicy = "U-Ignore", require_reports: bool = True, attributes: bool = True
+        self,
+        uncertain: UncertainPolicy = "U-Ignore",
+        blank: str = "null",
+        no_finding: str = "implies_negative",
+        sections: str = "findings_impression",
+        require_reports: bool = True,
+        attributes: bool = True,
     ):
-        if uncertain not in POLICIES:
-            raise ValueError(f"uncertain policy {uncertain!r}: choose one of {', '.join(POLICIES)}")
+        check_label_options(uncertain, blank, no_finding)
+        if sections not in SECTION_RULES:
+            raise ValueError(f"sections={sections!r}: choose one of {', '.join(SECTION_RULES)}")
         self.uncertain = uncertain
+        self.blank = blank
+        self.no_finding = no_finding
+        self.sections = sections
         self.require_reports = require_reports
         # ~1 ms per report (227k studies: a few minutes once); False leaves meta["attributes"] out.
         self.attributes = attributes
@@ -87,12 +81,18 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
         ids = ["dicom_id", "study_id", "subject_id"]
         split_rows = [(n, r) for n, r in read_csv(split_path, [*ids, "split"]) if r["split"] == split]
         labels_by_study = {
-            row["study_id"]: {
-                name: label_value(label_path, lineno, name, row[name], self.uncertain, False)
-                for name in OBSERVATIONS
-            }
+            row["study_id"]: study_labels(
+                label_path,
+                lineno,
+                row,
+                OBSERVATIONS,
+                uncertain=self.uncertain,
+                blank=self.blank,
+                no_finding=self.no_finding,
+            )
             for lineno, row in read_csv(label_path, ["subject_id", "study_id", *OBSERVATIONS])
         }
+        label_rules = label_conventions(self.uncertain, self.blank, self.no_finding)
         metadata = {
             row["dicom_id"]: (lineno, row)
             for lineno, row in read_csv(meta_path, [*ids, "ViewPosition", "Rows", "Columns"])
@@ -110,9 +110,11 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
             if not path.is_file():
                 raise LayoutError(path, f"image of {split_path.name} row {lineno} not found", fix=FIX)
             report_path = study_dir / f"s{study}.txt"
-            report = None
+            report, report_rule = None, "no report file"
             if report_path.is_file():
-                report = findings_impression(report_path.read_text(encoding="utf-8", errors="replace"))
+                report, report_rule = report_text(
+                    report_path.read_text(encoding="utf-8", errors="replace"), f"s{study}", self.sections
+                )
                 if self.attributes and study not in attributes_by_study:  # one report per study
                     attributes_by_study[study] = finding_attributes(report) if report else None
             elif self.require_reports:
@@ -139,7 +141,9 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
                         "patient": subject,
                         "study": study,
                         "view": meta["ViewPosition"] or None,
-                        "uncertain_policy": self.uncertain,
+                        "label_rules": label_rules,
+                        "report_sections": self.sections,
+                        "report_rule": report_rule,
                         "path": path.relative_to(root).as_posix(),
                     }
                     | ({"attributes": attributes_by_study.get(study)} if self.attributes else {}),

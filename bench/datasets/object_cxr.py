@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
 from bench.datasets.io import clip_box, find_file, image_size, read_csv
 
+# Header variants (fact `csv_columns`): the data files say image_name,annotation; the README's example
+# image_path,annotation and an early README annotations.
+NAME_COLUMNS = ("image_name", "image_path")
+ANNOTATION_COLUMNS = ("annotation", "annotations")
 FIX = "download object-CXR (train.csv, dev.csv, train/, dev/) and pass its folder"
 
 
-def parse_annotation(path: Path, lineno: int, text: str) -> list[list[float]]:
-    """'0 x1 y1 x2 y2;1 x1 y1 x2 y2;2 x1 y1 ... xn yn' -> the bounding box of each object."""
-    boxes = []
+def parse_annotation(path: Path, lineno: int, text: str) -> list[dict[str, Any]]:
+    """'0 x1 y1 x2 y2;1 x1 y1 x2 y2;2 x1 y1 ... xn yn' -> one object per part: its shape and bounding box.
+
+    Shape codes (fact `annotation_grammar`): 0 rectangle (corners), 1 ellipse (the corners of its bounding
+    rectangle), 2 polygon (its vertices).
+    """
+    objects: list[dict[str, Any]] = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
+        kind, *values = part.split()
         try:
-            kind, *values = part.split()
             coords = [float(v) for v in values]
         except ValueError:
-            coords, kind = [], "?"
-        ok = (
+            coords = []
+        ok = all(math.isfinite(v) for v in coords) and (
             kind in ("0", "1")
             and len(coords) == 4
             or kind == "2"
@@ -36,8 +46,16 @@ def parse_annotation(path: Path, lineno: int, text: str) -> list[list[float]]:
                 fix="use the challenge CSV unchanged",
             )
         xs, ys = coords[0::2], coords[1::2]
-        boxes.append([min(xs), min(ys), max(xs), max(ys)])
-    return boxes
+        box = [min(xs), min(ys), max(xs), max(ys)]
+        objects.append({"bbox": box} | SHAPES[kind](coords))
+    return objects
+
+
+SHAPES = {
+    "0": lambda coords: {},
+    "1": lambda coords: {"shape": "ellipse"},
+    "2": lambda coords: {"shape": "polygon", "points": coords},
+}
 
 
 @register
@@ -54,7 +72,9 @@ ROOT/
   train.csv, dev.csv     (image_name, annotation: '0 x1 y1 x2 y2' box / '1 ...' ellipse / '2 x1 y1 ...' polygon,
                           ';'-separated; empty = no foreign object)
   train/*.jpg, dev/*.jpg
-Label 'Foreign Object' 1/0; one box per object (the bounding box of its ellipse or polygon)."""
+Label 'Foreign Object' 1/0; one box per object: the bounding box, with the shape kept for ellipses and polygons
+(`shape`, `points`) so that the FROC hit rule center_in_object tests the annotated object, as the official
+froc.py does."""
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -62,17 +82,30 @@ Label 'Foreign Object' 1/0; one box per object (the bounding box of its ellipse 
         self._check_split(split)
         root = Path(root)
         csv_path = find_file(root, (f"{split}.csv",), fix=FIX)
-        for lineno, row in read_csv(csv_path, ["image_name", "annotation"], fix=FIX):
-            path = root / split / row["image_name"]
+        rows = read_csv(csv_path, [], fix=FIX)
+        header = list(rows[0][1]) if rows else []
+        name_column = next((c for c in NAME_COLUMNS if c in header), None)
+        annotation_column = next((c for c in ANNOTATION_COLUMNS if c in header), None)
+        if rows and (name_column is None or annotation_column is None):
+            raise LayoutError(
+                csv_path,
+                f"expected columns image_name (or image_path) and annotation (or annotations); the header has {header}",
+                row=1,
+                fix=FIX,
+            )
+        for lineno, row in rows:
+            image_name = Path(row[name_column]).name  # image_path variants hold '/path/#####.jpg'
+            path = root / split / image_name
             width, height = image_size(path)
-            boxes = parse_annotation(csv_path, lineno, row["annotation"])
+            objects = parse_annotation(csv_path, lineno, row[annotation_column])
             yield Record.model_validate(
                 {
-                    "id": row["image_name"],
+                    "id": image_name,
                     "image": {"width": width, "height": height},
-                    "labels": {"Foreign Object": float(bool(boxes))},
+                    "labels": {"Foreign Object": float(bool(objects))},
                     "boxes": [
-                        {"label": "Foreign Object", "bbox": clip_box(*b, width, height)} for b in boxes
+                        {"label": "Foreign Object", **o, "bbox": clip_box(*o["bbox"], width, height)}
+                        for o in objects
                     ],
                     "meta": {"dataset": self.name, "split": split, "path": path.relative_to(root).as_posix()},
                 }

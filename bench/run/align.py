@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.records import Record, RecordError, read_records
+from bench.records import Box, Record, RecordError, read_records
 
 TASK_FIELD = {
     "classification": "labels",
@@ -94,6 +94,12 @@ def classification_arrays(
     return y_true, y_score, labels
 
 
+def _shape(box: Box) -> str | np.ndarray | None:
+    if box.shape == "polygon" and box.points is not None:
+        return np.asarray(box.points, dtype=float).reshape(-1, 2)
+    return box.shape
+
+
 def detection_inputs(data: Aligned, labels: list[str] | None = None) -> dict[str, Any]:
     """Per-image box arrays in original-image pixels; label vocabulary = ground-truth labels unless given."""
     if labels is None:
@@ -104,6 +110,7 @@ def detection_inputs(data: Aligned, labels: list[str] | None = None) -> dict[str
         labels = list(seen)
     index = {name: j for j, name in enumerate(labels)}
     gt_boxes, gt_labels, pred_boxes, pred_labels, pred_scores = [], [], [], [], []
+    gt_shapes: list[list[str | np.ndarray | None]] = []
     ignored = 0
     for (_, g), (p_line, p) in zip(data.gt, data.pred, strict=True):
         if p.boxes is None:
@@ -112,6 +119,7 @@ def detection_inputs(data: Aligned, labels: list[str] | None = None) -> dict[str
             )
         kept = [b for b in g.boxes or [] if b.label in index]
         gt_boxes.append(np.array([b.bbox for b in kept], dtype=float).reshape(-1, 4))
+        gt_shapes.append([_shape(b) for b in kept])
         gt_labels.append(np.array([index[b.label] for b in kept], dtype=np.int64))
         if g.image is not None:
             w, h = g.image.width, g.image.height
@@ -135,6 +143,7 @@ def detection_inputs(data: Aligned, labels: list[str] | None = None) -> dict[str
         "pred_boxes": pred_boxes,
         "pred_labels": pred_labels,
         "pred_scores": pred_scores,
+        "gt_shapes": gt_shapes if any(s is not None for shapes in gt_shapes for s in shapes) else None,
         "ignored_pred_boxes": ignored,
     }
 

@@ -57,7 +57,8 @@ def _localization(
     in_a = detection_inputs(a, labels)
     in_b = detection_inputs(b, in_a["label_names"])
     names = in_a["label_names"]
-    gt = list(zip(in_a["gt_boxes"], in_a["gt_labels"], strict=True))
+    shapes = in_a["gt_shapes"] or [[None] * len(boxes) for boxes in in_a["gt_boxes"]]
+    gt = list(zip(in_a["gt_boxes"], in_a["gt_labels"], shapes, strict=True))
 
     def per_case(inputs: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         return list(zip(inputs["pred_boxes"], inputs["pred_labels"], inputs["pred_scores"], strict=True))
@@ -68,6 +69,7 @@ def _localization(
                 label_names=names,
                 gt_boxes=[x[0] for x in g],
                 gt_labels=[x[1] for x in g],
+                gt_shapes=[x[2] for x in g],
                 pred_boxes=[x[0] for x in p],
                 pred_labels=[x[1] for x in p],
                 pred_scores=[x[2] for x in p],
@@ -172,7 +174,7 @@ def compare_files(
     n_perm: int = 1000,
     seed: int = 0,
     labels: list[str] | None = None,
-    froc_hit: str = "center_in_box",
+    froc_hit: str = "center_in_object",
     empty_rule: str = "exclude",
     ce_labelset: str = "chexpert",
 ) -> dict[str, Any]:

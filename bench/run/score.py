@@ -35,7 +35,7 @@ class ScoreSettings:
     n_boot: int = 1000
     seed: int = 0
     labels: list[str] | None = None
-    froc_hit: str = "center_in_box"
+    froc_hit: str = "center_in_object"
     empty_rule: str = "exclude"
     ce_labelset: str = "chexpert"
     bertscore_model: str | None = None
@@ -131,11 +131,35 @@ _TASK_PACKAGES = {
 }
 
 
+# Ground-truth conventions an adapter records in `meta` (label rules, report sections): they change the numbers,
+# so the results carry them.
+GROUND_TRUTH_CONVENTIONS = {"classification": ("label_rules",), "report": ("report_sections",)}
+
+
+def ground_truth_conventions(data: Aligned) -> dict[str, Any]:
+    """The adapter's conventions found in the scored ground truth (distinct values; counts of report rules)."""
+    found: dict[str, list[Any]] = {}
+    rules: dict[str, int] = {}
+    for _, record in data.gt:
+        meta = record.meta or {}
+        for key in GROUND_TRUTH_CONVENTIONS.get(data.task, ()):
+            if key in meta and meta[key] not in found.setdefault(key, []):
+                found[key].append(meta[key])
+        if "report_rule" in meta and data.task == "report":
+            rules[meta["report_rule"]] = rules.get(meta["report_rule"], 0) + 1
+    out: dict[str, Any] = {key: values[0] if len(values) == 1 else values for key, values in found.items()}
+    if rules:
+        out["report_rule_counts"] = dict(sorted(rules.items()))
+    return out
+
+
 def build_results(
     task: str, gt_path: str | Path, pred_path: str | Path, settings: ScoreSettings
 ) -> dict[str, Any]:
     data = align(task, gt_path, pred_path)
     result = score_aligned(data, settings)
+    if ground_truth := ground_truth_conventions(data):
+        result.conventions["ground_truth"] = ground_truth
     body = result.to_json()
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,

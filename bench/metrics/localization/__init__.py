@@ -1,7 +1,7 @@
 """Lesion-localization (detection) metrics equal to pycocotools / VOC / object-CXR, with fast bootstrap.
 
     result = score_localization(DetectionSet(label_names, gt_boxes, gt_labels, pred_boxes, pred_labels,
-                                             pred_scores), n_boot=1000, seed=0, froc_hit="center_in_box")
+                                             pred_scores), n_boot=1000, seed=0, froc_hit="center_in_object")
 
 Metrics: map_coco, ap50, ap40_voc, iou_acc@{0.1,0.25,0.5}, iobb_acc@{0.1,0.25,0.5}, froc (see
 `CONVENTIONS`). `weighted_localization_metrics` gives the raw per-replicate arrays for given image weights.

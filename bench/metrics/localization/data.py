@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,9 @@ class DetectionSet:
     pred_boxes: list[np.ndarray]  # per image (m, 4)
     pred_labels: list[np.ndarray]  # per image (m,)
     pred_scores: list[np.ndarray]  # per image (m,)
+    # Optional annotated shape of each gt box (object-CXR): None = the rectangle, "ellipse" = inscribed in the
+    # box, or a (v, 2) array of polygon vertices. Only the FROC hit rule "center_in_object" reads it.
+    gt_shapes: list[list[str | np.ndarray | None]] | None = None
 
     @property
     def n_images(self) -> int:
@@ -48,6 +51,8 @@ class FlatDetections:
     gt_label: np.ndarray  # (G,) int64
     gt_box: np.ndarray  # (G, 4) float64 xyxy
     gt_count: np.ndarray  # (n_images, n_labels) int64 ground-truth boxes per image and label
+    gt_kind: np.ndarray | None = None  # (G,) int8: 0 rectangle, 1 ellipse, 2 polygon (None: all rectangles)
+    gt_polygons: dict[int, np.ndarray] = field(default_factory=dict)  # gt index -> (v, 2) vertices
 
     @property
     def det_key(self) -> np.ndarray:
@@ -103,6 +108,7 @@ def flatten(data: DetectionSet) -> FlatDetections:
         det_lab.append(_labels(data.pred_labels[i], len(pb), k, "pred_labels", i))
         det_score.append(ps)
         det_img.append(np.full(len(pb), i, dtype=np.int64))
+    gt_kind, gt_polygons = _shapes(data, [len(b) for b in gt_box])
     scores = np.concatenate(det_score)
     order = np.argsort(-scores, kind="stable")
     g_img, g_lab = np.concatenate(gt_img), np.concatenate(gt_lab)
@@ -119,7 +125,36 @@ def flatten(data: DetectionSet) -> FlatDetections:
         gt_label=g_lab,
         gt_box=np.concatenate(gt_box),
         gt_count=gt_count,
+        gt_kind=gt_kind,
+        gt_polygons=gt_polygons,
     )
+
+
+SHAPE_KINDS = {None: 0, "ellipse": 1}
+
+
+def _shapes(data: DetectionSet, n_gt: list[int]) -> tuple[np.ndarray | None, dict[int, np.ndarray]]:
+    if data.gt_shapes is None:
+        return None, {}
+    if len(data.gt_shapes) != len(n_gt):
+        raise ValueError("gt_shapes needs one entry per image")
+    kinds: list[int] = []
+    polygons: dict[int, np.ndarray] = {}
+    for i, (shapes, n) in enumerate(zip(data.gt_shapes, n_gt, strict=True)):
+        if len(shapes) != n:
+            raise ValueError(f"gt_shapes[{i}] has {len(shapes)} shapes for {n} boxes")
+        for shape in shapes:
+            if isinstance(shape, np.ndarray):
+                vertices = np.asarray(shape, dtype=np.float64)
+                if vertices.ndim != 2 or vertices.shape[1] != 2 or len(vertices) < 3:
+                    raise ValueError(f"gt_shapes[{i}]: a polygon needs (v >= 3, 2) vertices")
+                polygons[len(kinds)] = vertices
+                kinds.append(2)
+            elif shape in SHAPE_KINDS:
+                kinds.append(SHAPE_KINDS[shape])
+            else:
+                raise ValueError(f"gt_shapes[{i}]: unknown shape {shape!r} (None, 'ellipse' or vertices)")
+    return np.asarray(kinds, dtype=np.int8), polygons
 
 
 @dataclass(frozen=True)

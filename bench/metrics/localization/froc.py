@@ -9,7 +9,10 @@ objects is neither. After each prediction, if FP / n_images >= the next rate, th
 (hits / n_objects) is recorded for that rate; at most one rate is recorded per prediction (this matters
 only for fewer than 8 images). Rates never reached take the last recorded sensitivity (object-CXR pads
 with `froc[-1]`); when no rate is reached at all the script fails, and we use the final sensitivity.
-`hit_rule="iou@0.5"` replaces "contains the centre" by "IoU >= 0.5", all else equal.
+Hit rules: "center_in_object" (default, the official one) tests the centre against the annotated object itself —
+rectangle, ellipse inscribed in its box, or polygon (scikit-image's `points_in_poly`: border included) — as
+`DetectionSet.gt_shapes` gives it; "center_in_box" against the object's bounding box (overstates sensitivity for
+ellipses and polygons); "iou@0.5" replaces "contains the centre" by "IoU >= 0.5", all else equal.
 With several labels the overall FROC is class-aware and pooled: one curve over all predictions, a hit
 needs the same label, false positives of every label count per image, sensitivity over all gt objects.
 """
@@ -18,15 +21,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics.localization.boxes import centre_in_box, iou
-from bench.metrics.localization.data import FlatDetections, group_blocks
+from bench.metrics.localization.boxes import (
+    box_centres,
+    centre_in_box,
+    centre_in_ellipse,
+    iou,
+    points_in_polygon,
+)
+from bench.metrics.localization.data import FlatDetections, GroupBlock, group_blocks
 
 FROC_FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-HIT_RULES = ("center_in_box", "iou@0.5")
+HIT_RULES = ("center_in_object", "center_in_box", "iou@0.5")
+DEFAULT_HIT_RULE = "center_in_object"
 _BLOCK_ELEMENTS = 2_000_000
 
 
-def froc_hits(flat: FlatDetections, hit_rule: str = "center_in_box") -> tuple[np.ndarray, np.ndarray]:
+def _centre_in_object(flat: FlatDetections, blk: GroupBlock, det: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    inside = centre_in_box(det, gt)
+    if flat.gt_kind is None:
+        return inside
+    kind = flat.gt_kind[blk.gt_idx][:, None, :]
+    inside = np.where(kind == 1, centre_in_ellipse(det, gt), inside)
+    for p, j in zip(*np.nonzero(blk.gt_valid & (flat.gt_kind[blk.gt_idx] == 2)), strict=True):
+        cx, cy = box_centres(flat.det_box[blk.det_idx[p]])
+        inside[p, :, j] = points_in_polygon(np.stack([cx, cy], axis=1), flat.gt_polygons[blk.gt_idx[p, j]])
+    return inside
+
+
+def froc_hits(flat: FlatDetections, hit_rule: str = DEFAULT_HIT_RULE) -> tuple[np.ndarray, np.ndarray]:
     """Per prediction (global order): (is_false_positive (D,) bool, newly_hit_objects (D,) int64)."""
     if hit_rule not in HIT_RULES:
         raise ValueError(f"froc hit rule must be one of {HIT_RULES}, got {hit_rule!r}")
@@ -36,7 +58,12 @@ def froc_hits(flat: FlatDetections, hit_rule: str = "center_in_box") -> tuple[np
     for blk in group_blocks(flat, np.arange(n_det)):
         det = flat.det_box[blk.det_idx][:, :, None, :]
         gt = flat.gt_box[blk.gt_idx][:, None, :, :]
-        inside = centre_in_box(det, gt) if hit_rule == "center_in_box" else iou(det, gt) >= 0.5
+        if hit_rule == "center_in_object":
+            inside = _centre_in_object(flat, blk, det, gt)
+        elif hit_rule == "center_in_box":
+            inside = centre_in_box(det, gt)
+        else:
+            inside = iou(det, gt) >= 0.5
         inside &= blk.det_valid[:, :, None] & blk.gt_valid[:, None, :]
         first_hit = inside & (np.cumsum(inside, axis=1) == 1)
         is_fp[blk.det_idx[blk.det_valid]] = ~inside.any(axis=2)[blk.det_valid]

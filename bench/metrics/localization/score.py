@@ -11,7 +11,13 @@ from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
 from bench.metrics.localization.accuracy import ACCURACY_THRESHOLDS, box_accuracy, top_box_overlaps
 from bench.metrics.localization.coco import MAX_DETS, coco_average_precision, coco_matches
 from bench.metrics.localization.data import DetectionSet, FlatDetections, flatten
-from bench.metrics.localization.froc import FROC_FP_RATES, HIT_RULES, froc_hits, froc_sensitivities
+from bench.metrics.localization.froc import (
+    DEFAULT_HIT_RULE,
+    FROC_FP_RATES,
+    HIT_RULES,
+    froc_hits,
+    froc_sensitivities,
+)
 from bench.metrics.localization.voc import VOC_IOU_THRESHOLD, voc_average_precision, voc_true_positives
 from bench.metrics.types import MetricValue, TaskResult
 
@@ -49,6 +55,9 @@ CONVENTIONS: dict[str, Any] = {
 
 
 _HIT_RULE_TEXT = {
+    "center_in_object": "center_in_object: the predicted box's centre lies inside the annotated object — its "
+    "rectangle, the ellipse inscribed in its box, or its polygon, borders included (object-CXR froc.py's "
+    "inside_object; rectangles where no shape is recorded)",
     "center_in_box": "center_in_box: the predicted box's centre lies in the gt box, borders included "
     "(object-CXR scores predicted points this way)",
     "iou@0.5": "iou@0.5: IoU(pred, gt) >= 0.5 (+0 convention)",
@@ -72,7 +81,7 @@ def _nanmean(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
 
 
 def weighted_localization_metrics(
-    data: DetectionSet | FlatDetections, weights: np.ndarray, *, froc_hit: str = "center_in_box"
+    data: DetectionSet | FlatDetections, weights: np.ndarray, *, froc_hit: str = DEFAULT_HIT_RULE
 ) -> LocalizationReplicates:
     """All localization metrics for each row of `weights` (B, n_images) of integer image multiplicities.
 
@@ -121,7 +130,7 @@ def _value(x: float) -> float | None:
 
 
 def score_localization(
-    data: DetectionSet, *, n_boot: int = 0, seed: int = 0, froc_hit: str = "center_in_box"
+    data: DetectionSet, *, n_boot: int = 0, seed: int = 0, froc_hit: str = DEFAULT_HIT_RULE
 ) -> TaskResult:
     """Localization metrics of `data` with 95 % image-bootstrap CIs when `n_boot` > 0."""
     flat = flatten(data)

@@ -1,0 +1,171 @@
+"""Adapters on the structures the publishers really ship, from committed fixtures written from the fact sheets
+(tests/data/datasets/*/README.md): JSRT's run-together nodule list and the SCR archive folder, object-CXR's
+ellipses and polygons, CheXpert's released test split (test/… paths)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.datasets import LayoutError, get_adapter
+from bench.datasets.factsheet import count_warnings, fact
+from bench.datasets.jsrt import read_nodule_list
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "datasets"
+SIDE = 64  # tiny raw JSRT images: boxes scale by 64 / 2048
+
+
+def _jsrt(tmp_path: Path, scr_parent: str = "scratch") -> Path:
+    root = tmp_path / "jsrt"
+    shutil.copytree(DATA / "jsrt" / "Clinical_Information", root / "Clinical_Information")
+    stems = ["JPCLN001", "JPCLN002", "JPCLN003", "JPCLN004", "JPCNN001", "JPCNN002"]
+    (root / "All247images").mkdir(parents=True)
+    structures = fact("jsrt", "scr_layout")["structure_folders"]
+    for stem in stems:
+        np.full((SIDE, SIDE), 2000, dtype=">u2").tofile(root / "All247images" / f"{stem}.IMG")
+        fold = "fold1" if int(stem[-3:]) % 2 else "fold2"
+        for structure in structures:
+            folder = root / scr_parent / fold / "masks" / structure
+            folder.mkdir(parents=True, exist_ok=True)
+            mask = np.zeros((SIDE // 2, SIDE // 2), np.uint8)
+            mask[4:20, 4:12] = 255
+            Image.fromarray(mask).save(folder / f"{stem}.gif")
+    return root
+
+
+def test_clndat_is_read_by_record_not_by_line() -> None:
+    nodules = read_nodule_list(DATA / "jsrt")
+    assert nodules == {
+        "JPCLN001": (15.0, 1634.0, 692.0),
+        "JPCLN002": (22.0, 512.0, 1200.0),
+        "JPCLN003": (9.0, 1024.0, 900.0),  # run together with JPCLN002's diagnosis
+        "JPCLN004": (30.0, 1400.0, 1500.0),
+    }
+
+
+def test_jsrt_reads_the_scr_archive_as_it_unpacks(tmp_path: Path) -> None:
+    root = _jsrt(tmp_path)
+    adapter = get_adapter("jsrt")
+    records = {r.id: r for split in ("fold1", "fold2") for r in adapter.records(root, split)}
+    assert sorted(records) == ["JPCLN001", "JPCLN002", "JPCLN003", "JPCLN004", "JPCNN001", "JPCNN002"]
+    assert {k for k, r in records.items() if r.meta["split"] == "fold1"} == {
+        "JPCLN001",
+        "JPCLN003",
+        "JPCNN001",
+    }
+    scale = SIDE / 2048
+    for stem, (size_mm, x, y) in read_nodule_list(DATA / "jsrt").items():
+        (box,) = records[stem].boxes
+        half = size_mm / 0.175 / 2
+        assert box.bbox == pytest.approx(
+            [max((x - half) * scale, 0), max((y - half) * scale, 0), (x + half) * scale, (y + half) * scale]
+        )
+    assert records["JPCNN001"].boxes == []
+    assert set(records["JPCLN001"].masks) == set(fact("jsrt", "scr_layout")["structure_folders"])
+
+
+def test_jsrt_nodule_image_without_a_record_is_an_error(tmp_path: Path) -> None:
+    root = _jsrt(tmp_path)
+    path = root / "Clinical_Information" / "CLNDAT_EN.txt"
+    text = path.read_bytes().decode("latin-1")
+    path.write_bytes(text[: text.index("JPCLN004.IMG")].encode("latin-1"))  # the last record is missing
+    with pytest.raises(LayoutError, match="JPCLN004"):
+        list(get_adapter("jsrt").records(root, "fold2"))
+
+
+def test_jsrt_counts_are_checked_against_the_release(tmp_path: Path) -> None:
+    report = get_adapter("jsrt").check(_jsrt(tmp_path))
+    counted = {split: counts.images for split, counts in report.splits.items()}
+    warnings = count_warnings("jsrt", counted)
+    assert warnings and "fold1" in warnings[0] and "124" in warnings[0] and "3 images" in warnings[0]
+
+
+def test_object_cxr_keeps_ellipses_and_polygons(tmp_path: Path) -> None:
+    root = tmp_path / "object-cxr"
+    (root / "dev").mkdir(parents=True)
+    shutil.copy(DATA / "object-cxr" / "dev.csv", root / "dev.csv")
+    (root / "train.csv").write_text("image_name,annotation\n")
+    with (root / "dev.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            Image.fromarray(np.zeros((64, 64), np.uint8)).save(root / "dev" / row["image_name"])
+    records = {r.id: r for r in get_adapter("object-cxr").records(root, "dev")}
+    assert records["08001.jpg"].boxes[0].shape is None
+    assert records["08002.jpg"].boxes[0].shape == "ellipse"
+    assert records["08002.jpg"].boxes[0].bbox == (8.0, 8.0, 56.0, 40.0)
+    polygon = records["08003.jpg"].boxes[0]
+    assert polygon.shape == "polygon" and polygon.points == (
+        4.0,
+        4.0,
+        60.0,
+        4.0,
+        60.0,
+        60.0,
+        32.0,
+        20.0,
+        4.0,
+        60.0,
+    )
+    assert polygon.bbox == (4.0, 4.0, 60.0, 60.0)
+    assert [b.shape for b in records["08004.jpg"].boxes] == [None, "ellipse"]
+    assert records["08005.jpg"].boxes == [] and records["08005.jpg"].labels == {"Foreign Object": 0.0}
+
+
+def test_object_cxr_header_variants(tmp_path: Path) -> None:
+    root = tmp_path / "object-cxr"
+    (root / "dev").mkdir(parents=True)
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(root / "dev" / "08001.jpg")
+    (root / "dev.csv").write_text("image_path,annotations\n/data/dev/08001.jpg,0 1 1 5 5\n")
+    (record,) = get_adapter("object-cxr").records(root, "dev")
+    assert record.id == "08001.jpg" and record.boxes[0].bbox == (1.0, 1.0, 5.0, 5.0)
+    (root / "dev.csv").write_text("name,boxes\n08001.jpg,\n")
+    with pytest.raises(LayoutError, match="image_name"):
+        list(get_adapter("object-cxr").records(root, "dev"))
+
+
+def _chexpert_test(tmp_path: Path) -> Path:
+    root = tmp_path / "CheXpert"
+    columns = fact("chexpert", "test_labels_csv_columns")
+    rows = [
+        ["test/patient64741/study1/view1_frontal.jpg", "1", *["0"] * (len(columns) - 2)],
+        ["test/patient64742/study1/view1_frontal.jpg", "0", "0", "1", *["0"] * (len(columns) - 4)],
+    ]
+    root.mkdir()
+    with (root / "test_labels.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    for row in rows:
+        path = root / row[0]
+        path.parent.mkdir(parents=True)
+        Image.fromarray(np.zeros((32, 40), np.uint8)).save(path)
+    train_columns = fact("chexpert", "train_csv_columns")
+    for split in ("train", "valid"):
+        (root / f"{split}.csv").write_text(",".join(train_columns) + "\n")
+    return root
+
+
+def test_chexpert_released_test_split(tmp_path: Path) -> None:
+    root = _chexpert_test(tmp_path)
+    adapter = get_adapter("chexpert", labels="all")
+    assert "test" in adapter.available_splits(root)
+    records = list(adapter.records(root, "test"))
+    assert [r.id for r in records] == [
+        "test/patient64741/study1/view1_frontal.jpg",
+        "test/patient64742/study1/view1_frontal.jpg",
+    ]
+    assert records[0].labels["No Finding"] == 1.0 and records[0].labels["Cardiomegaly"] == 0.0
+    assert records[1].labels["Cardiomegaly"] == 1.0
+    assert records[0].meta["patient"] == "patient64741" and records[0].image.width == 40
+
+
+def test_chexpert_missing_test_image_names_its_test_path(tmp_path: Path) -> None:
+    root = _chexpert_test(tmp_path)
+    (root / "test/patient64742/study1/view1_frontal.jpg").unlink()
+    with pytest.raises(LayoutError) as error:
+        list(get_adapter("chexpert").records(root, "test"))
+    assert str(error.value).startswith(str(root / "test/patient64742/study1/view1_frontal.jpg"))
