@@ -19,7 +19,14 @@ POLICIES: tuple[str, ...] = ("U-Ones", "U-Zeros", "U-Ignore")
 BLANK_RULES: tuple[str, ...] = ("null", "negative")
 NO_FINDING_RULES: tuple[str, ...] = ("implies_negative", "ignore")
 NO_FINDING_EXEMPT = ("No Finding", "Support Devices")
-SPLIT_FILES = {"train": ("train.csv",), "valid": ("valid.csv",), "test": ("test_labels.csv", "test.csv")}
+# Fact `layout`: the CheXlocalize download names the validation labels val_labels.csv (folder val/).
+SPLIT_FILES = {
+    "train": ("train.csv",),
+    "valid": ("valid.csv", "val_labels.csv"),
+    "test": ("test_labels.csv", "test.csv"),
+}
+# Fact `label_names`: CheXlocalize's files and the older labeller call Lung Opacity 'Airspace Opacity'.
+COLUMN_ALIASES = {"Lung Opacity": ("Airspace Opacity",)}
 
 
 def check_label_options(uncertain: str, blank: str, no_finding: str) -> None:
@@ -161,8 +168,21 @@ All views (frontal and lateral) are kept."""
         required = ["Path", *self.label_names]
         if self.no_finding == "implies_negative" and "No Finding" not in required:
             required.append("No Finding")
-        rows = read_csv(csv_path, required, fix="use the CheXpert CSV unchanged")
-        for lineno, row in rows:
+        rows = read_csv(csv_path, ["Path"], fix="use the CheXpert CSV unchanged")
+        header = set(rows[0][1]) if rows else set()
+        columns = {}
+        for name in required:
+            found = [c for c in (name, *COLUMN_ALIASES.get(name, ())) if c in header]
+            if not found and rows:
+                raise LayoutError(
+                    csv_path,
+                    f"missing column {name!r}; the header has {sorted(header)}",
+                    row=1,
+                    fix="use the CheXpert CSV unchanged (columns are matched by exact name)",
+                )
+            columns[name] = found[0] if found else name
+        for lineno, raw in rows:
+            row = {name: raw[column] for name, column in columns.items()}
             relative = row["Path"]
             path, tried = resolve_image(root, relative)
             if not path.is_file():
@@ -185,7 +205,7 @@ All views (frontal and lateral) are kept."""
             )
             patient = re.search(r"patient\d+", relative)
             study = re.search(r"patient\d+/study\d+", relative)
-            view = row.get("AP/PA") or row.get("Frontal/Lateral") or None
+            view = raw.get("AP/PA") or raw.get("Frontal/Lateral") or None
             yield Record.model_validate(
                 {
                     "id": relative,
@@ -196,7 +216,7 @@ All views (frontal and lateral) are kept."""
                         "split": split,
                         "patient": patient.group(0) if patient else None,
                         "view": view,
-                        "frontal_lateral": row.get("Frontal/Lateral"),
+                        "frontal_lateral": raw.get("Frontal/Lateral"),
                         "study": study.group(0) if study else None,
                         "label_rules": label_conventions(self.uncertain, self.blank, self.no_finding),
                         "path": path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path),

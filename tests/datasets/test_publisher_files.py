@@ -169,3 +169,19 @@ def test_chexpert_missing_test_image_names_its_test_path(tmp_path: Path) -> None
     with pytest.raises(LayoutError) as error:
         list(get_adapter("chexpert").records(root, "test"))
     assert str(error.value).startswith(str(root / "test/patient64742/study1/view1_frontal.jpg"))
+
+
+def test_chexlocalize_validation_file_and_airspace_opacity(tmp_path: Path) -> None:
+    """CheXlocalize ships val_labels.csv with val/… paths and calls Lung Opacity 'Airspace Opacity'."""
+    root = _chexpert_test(tmp_path)
+    (root / "valid.csv").unlink()
+    columns = [
+        "Airspace Opacity" if c == "Lung Opacity" else c for c in fact("chexpert", "test_labels_csv_columns")
+    ]
+    row = ["val/patient64541/study1/view1_frontal.jpg"] + ["0"] * (len(columns) - 1)
+    row[columns.index("Airspace Opacity")] = "1"
+    (root / "val_labels.csv").write_text(",".join(columns) + "\n" + ",".join(row) + "\n")
+    (root / "val/patient64541/study1").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / row[0])
+    (record,) = get_adapter("chexpert", labels="all").records(root, "valid")
+    assert record.labels["Lung Opacity"] == 1.0 and record.labels["Edema"] == 0.0
