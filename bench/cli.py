@@ -200,13 +200,17 @@ def label_reports_command(
 
 
 def _adapter_options(options: list[str] | None) -> dict[str, Any]:
-    """`--option key=value` pairs for an adapter (e.g. chexpert's uncertain=U-Ones); true/false become booleans."""
+    """`--option key=value` pairs for an adapter (e.g. chexpert's uncertain=U-Ones), values as text.
+
+    `get_adapter` checks the names against the adapter's options and converts each value to the option's type
+    (true/false for booleans); a bad name or value is a one-line usage error (exit status 2).
+    """
     parsed: dict[str, Any] = {}
     for item in options or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"--option {item!r} is not KEY=VALUE")
-        parsed[key.strip().replace("-", "_")] = {"true": True, "false": False}.get(value.lower(), value)
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--option {item!r} is not KEY=VALUE", param_hint="--option")
+        parsed[key.strip().replace("-", "_")] = value.strip()
     return parsed
 
 

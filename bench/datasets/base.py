@@ -8,8 +8,10 @@ image file on disk, masks as COCO RLE, the report text, and `meta` (dataset, spl
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
+import typing
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
@@ -146,10 +148,70 @@ def register(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
     return cls
 
 
+class UnknownDatasetError(KeyError):
+    """No adapter of that name (a KeyError, as before; its text is the plain message, not its repr)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class OptionError(ValueError):
+    """An adapter option that does not exist, or a value it does not accept: a usage error (exit status 2)."""
+
+
+def adapter_options(cls: type[DatasetAdapter]) -> dict[str, inspect.Parameter]:
+    """The options of an adapter: the keyword parameters of its __init__ (name -> parameter)."""
+    if cls.__init__ is object.__init__:
+        return {}
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # drop self
+    return {p.name: p for p in parameters if p.kind in kinds}
+
+
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def _coerce_option(cls: type[DatasetAdapter], name: str, value: Any) -> Any:
+    """A command-line value (text) converted to the option's annotated type; OptionError when it does not fit."""
+    try:
+        hint = typing.get_type_hints(cls.__init__).get(name)
+    except Exception:  # an annotation that cannot be resolved: only true / false are converted
+        return {"true": True, "false": False}.get(value.lower(), value) if isinstance(value, str) else value
+    choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else ()
+    if choices and value not in choices:
+        raise OptionError(f"{cls.name} option {name}={value!r}: choose one of {', '.join(map(str, choices))}")
+    if hint is bool and not isinstance(value, bool):
+        text = str(value).strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise OptionError(f"{cls.name} option {name}={value!r}: expected true or false")
+        return text in _TRUE
+    if hint in (int, float) and isinstance(value, str):
+        try:
+            return hint(value)
+        except ValueError:
+            raise OptionError(f"{cls.name} option {name}={value!r}: expected a number") from None
+    return value
+
+
 def get_adapter(name: str, **options: Any) -> DatasetAdapter:
+    """The adapter `name` with `options` (its __init__ keywords); UnknownDatasetError / OptionError otherwise."""
     if name not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[name](**options)
+        raise UnknownDatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    cls = DATASETS[name]
+    known = adapter_options(cls)
+    unknown = [key for key in options if key not in known]
+    if unknown:
+        listed = ", ".join(repr(key) for key in unknown)
+        if not known:
+            raise OptionError(f"{name} has no options (got {listed})")
+        raise OptionError(f"{name} has no option {listed}; its options are {', '.join(known)}")
+    coerced = {key: _coerce_option(cls, key, value) for key, value in options.items()}
+    try:
+        return cls(**coerced)
+    except OptionError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise OptionError(f"{name}: {exc}") from None
 
 
 def export_jsonl(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from collections.abc import Iterator
 from functools import lru_cache
@@ -13,12 +11,16 @@ from typing import Any
 import numpy as np
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
-from bench.datasets.io import clip_box, find_file, image_size
+from bench.datasets.io import clip_box, find_file, finite_numbers, image_size, read_json, relative_name
 from bench.datasets.vocabulary import CHESTX_DET
 from bench.metrics.segmentation import encode_mask, polygon_to_rle
 
 CLASSES = tuple(CHESTX_DET)
-IMAGE_DIRS = {"train": ("train", "train_data"), "test": ("test", "test_data")}
+# As the archives unpack (fact sheet `archive_layouts`): <split>/ or <split>_data/<split>/; <split>_data/ also taken.
+IMAGE_DIRS = {
+    "train": ("train", "train_data/train", "train_data"),
+    "test": ("test", "test_data/test", "test_data"),
+}
 
 
 @lru_cache(maxsize=8)
@@ -26,17 +28,68 @@ def _empty_rle(height: int, width: int) -> dict[str, Any]:
     return encode_mask(np.zeros((height, width), bool))
 
 
+FIX_ENTRY = "use the original annotation file from Deepwise-AILab/ChestX-Det-Dataset"
+
+
 def _load_json(path: Path) -> list[dict[str, Any]]:
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        data = json.loads(raw)
-    except (OSError, EOFError, ValueError) as exc:
-        raise LayoutError(path, f"not readable JSON ({exc})", fix="re-download the annotation file") from None
+    data = read_json(path, "re-download the annotation file")
     if not isinstance(data, list):
         raise LayoutError(
             path, "expected a JSON list of {file_name, syms, boxes, polygons}", fix="use the original file"
         )
     return data
+
+
+def _entry(
+    path: Path, index: int, item: object
+) -> tuple[str, list[str], list[list[float]], list[list[float]]]:
+    """(file_name, labels, boxes, flat polygons) of entry `index`, checked; LayoutError names the entry and field."""
+
+    def bad(message: str) -> LayoutError:
+        return LayoutError(path, f"entry {index}: {message}", row=index, fix=FIX_ENTRY)
+
+    if not isinstance(item, dict):
+        raise bad(f"expected an object {{file_name, syms, boxes, polygons}}, got {type(item).__name__}")
+    missing = [key for key in ("file_name", "syms", "boxes", "polygons") if key not in item]
+    if missing:
+        raise bad(f"missing key(s) {', '.join(missing)}")
+    file_name = relative_name(item["file_name"])
+    if file_name is None:
+        raise bad(f"file_name {item['file_name']!r} is not an image file name")
+    syms, boxes, polygons = item["syms"], item["boxes"], item["polygons"]
+    for key, value in (("syms", syms), ("boxes", boxes), ("polygons", polygons)):
+        if not isinstance(value, list):
+            raise bad(f"{key} is {type(value).__name__}, expected a list")
+    if not len(syms) == len(boxes) == len(polygons):
+        raise bad(f"syms, boxes and polygons differ in length ({len(syms)}, {len(boxes)}, {len(polygons)})")
+    labels = []
+    for i, sym in enumerate(syms):
+        if not isinstance(sym, str) or sym not in CHESTX_DET:
+            raise bad(f"syms[{i}] {sym!r} is not one of the 13 ChestX-Det classes ({', '.join(CLASSES)})")
+        labels.append(CHESTX_DET[sym])
+    flat_boxes = []
+    for i, box in enumerate(boxes):
+        numbers = finite_numbers(box, 4)
+        if numbers is None:
+            raise bad(f"boxes[{i}] {box!r} is not [x0, y0, x1, y1] (4 finite numbers)")
+        flat_boxes.append(numbers)
+    flat_polygons = []
+    for i, polygon in enumerate(polygons):
+        if not isinstance(polygon, list):
+            raise bad(f"polygons[{i}] is {type(polygon).__name__}, expected a list of [x, y] points")
+        flat: list[float] = []
+        for j, point in enumerate(polygon):
+            xy = finite_numbers(point, 2)
+            if xy is None:
+                raise bad(f"polygons[{i}][{j}] {point!r} is not an [x, y] point (2 finite numbers)")
+            flat += xy
+        flat_polygons.append(flat)
+    return file_name, labels, flat_boxes, flat_polygons
+
+
+def _clip_polygon(flat: list[float], width: int, height: int) -> list[float]:
+    """Points clamped to the image (a point far outside would only overflow the rasteriser)."""
+    return [min(max(v, 0.0), float(width if i % 2 == 0 else height)) for i, v in enumerate(flat)]
 
 
 @register
@@ -49,7 +102,8 @@ class ChestXDet(DatasetAdapter):
     expected_layout = """\
 ROOT/
   ChestX_Det_train.json, ChestX_Det_test.json   (.gz accepted; [{file_name, syms, boxes, polygons}])
-  train/*.png, test/*.png        (or train_data/, test_data/ as train_data.zip / test_data.zip extract)
+  train/*.png, test/*.png        (or train_data/train/, test_data/test/ as train_data.zip / test_data.zip
+                                  unpack in some tools; train_data/*.png, test_data/*.png are accepted too)
 Boxes: [x0, y0, x1, y1] per lesion. Masks: per class, the union of that class's polygons (an empty mask when the
 class is absent: the 13 classes are annotated exhaustively). Labels: 1 if the class has a lesion, else 0."""
 
@@ -69,27 +123,14 @@ class is absent: the 13 classes are annotated exhaustively). Labels: 1 if the cl
                 fix=f"extract {split}_data.zip under the root",
             )
         for index, item in enumerate(_load_json(json_path)):
-            try:
-                file_name, syms, boxes, polygons = (
-                    item["file_name"],
-                    item["syms"],
-                    item["boxes"],
-                    item["polygons"],
-                )
-                if not len(syms) == len(boxes) == len(polygons):
-                    raise ValueError("syms, boxes and polygons differ in length")
-                labels = [CHESTX_DET[s] for s in syms]
-            except (KeyError, TypeError, ValueError) as exc:
-                raise LayoutError(
-                    json_path, f"entry {index} is malformed ({exc!r})", fix="use the original annotation file"
-                ) from None
+            file_name, labels, boxes, polygons = _entry(json_path, index, item)
             path = image_dir / file_name
             width, height = image_size(path)
             record_boxes, per_class = [], {}
             for label, box, polygon in zip(labels, boxes, polygons, strict=True):
-                record_boxes.append({"label": label, "bbox": clip_box(*map(float, box), width, height)})
-                if len(polygon) >= 3:
-                    per_class.setdefault(label, []).append([float(v) for point in polygon for v in point])
+                record_boxes.append({"label": label, "bbox": clip_box(*box, width, height)})
+                if len(polygon) >= 6:  # 3 or more points
+                    per_class.setdefault(label, []).append(_clip_polygon(polygon, width, height))
             masks = {
                 CHESTX_DET[c]: polygon_to_rle(per_class[CHESTX_DET[c]], height, width)
                 if CHESTX_DET[c] in per_class

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +60,7 @@ All views (PA and AP) and all follow-ups are kept."""
         split_path = find_file(
             root, (SPLIT_FILES[split],), fix=f"download {SPLIT_FILES[split]} from the NIH Box folder"
         )
-        names = read_lines(split_path)
+        names = read_lines(split_path, f"re-download {SPLIT_FILES[split]} from the NIH Box folder")
         rows = read_csv(
             entry_path,
             ["Image Index", "Finding Labels", "Patient ID", "View Position", "Follow-up #"],
@@ -139,6 +140,8 @@ def _read_boxes(root: Path) -> dict[str, list[tuple[str, float, float, float, fl
         try:
             x, y, w, h = (float(v) for v in values[2:6])
             label = NIH_CHESTXRAY14[row["Finding Label"]]
+            if not all(math.isfinite(v) for v in (x, y, w, h)):
+                raise ValueError("x, y, w, h must be finite numbers")
         except (ValueError, KeyError) as exc:
             raise LayoutError(
                 path,

@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
 from bench.datasets.io import find_file, image_size, read_csv
@@ -14,10 +14,12 @@ from bench.datasets.vocabulary import CHEXPERT
 
 OBSERVATIONS = tuple(CHEXPERT)
 COMPETITION = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
-UncertainPolicy = Literal["U-Ones", "U-Zeros", "U-Ignore"]
-POLICIES: tuple[str, ...] = ("U-Ones", "U-Zeros", "U-Ignore")
-BLANK_RULES: tuple[str, ...] = ("null", "negative")
-NO_FINDING_RULES: tuple[str, ...] = ("implies_negative", "ignore")
+UncertainPolicy = Literal["U-Ignore", "U-Ones", "U-Zeros"]
+BlankRule = Literal["null", "negative"]
+NoFindingRule = Literal["implies_negative", "ignore"]
+POLICIES: tuple[str, ...] = get_args(UncertainPolicy)
+BLANK_RULES: tuple[str, ...] = get_args(BlankRule)
+NO_FINDING_RULES: tuple[str, ...] = get_args(NoFindingRule)
 NO_FINDING_EXEMPT = ("No Finding", "Support Devices")
 # Fact `layout`: the CheXlocalize download names the validation labels val_labels.csv (folder val/).
 SPLIT_FILES = {
@@ -140,8 +142,8 @@ All views (frontal and lateral) are kept."""
         self,
         labels: Literal["competition", "all"] = "competition",
         uncertain: UncertainPolicy = "U-Ignore",
-        blank: str = "null",
-        no_finding: str = "implies_negative",
+        blank: BlankRule = "null",
+        no_finding: NoFindingRule = "implies_negative",
     ):
         check_label_options(uncertain, blank, no_finding)
         if labels not in ("competition", "all"):

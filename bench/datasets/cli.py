@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +12,42 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.datasets import DATASETS, LayoutError, export_jsonl, get_adapter
+from bench.datasets import DATASETS, DatasetAdapter, LayoutError, export_jsonl, get_adapter
+from bench.datasets.base import adapter_options
 from bench.datasets.demo import write_demo
+from bench.datasets.factsheet import count_warnings
+
+
+def option_lines(cls: type[DatasetAdapter]) -> list[str]:
+    """'key=default (other|values)' per adapter option, from its __init__ signature (the one place they live)."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:
+        hints = {}
+    lines = []
+    for key, parameter in adapter_options(cls).items():
+        default = parameter.default
+        choices = (
+            typing.get_args(hints.get(key)) if typing.get_origin(hints.get(key)) is typing.Literal else ()
+        )
+        others = [str(c) for c in choices if c != default]
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"{key}={shown}" + (f" ({'|'.join(others)})" if others else ""))
+    return lines
 
 
 def list_datasets() -> Table:
-    """A rich Table of the ten adapters: name, tasks, splits (and their source), expected layout."""
+    """A rich Table of the ten adapters: name, tasks, splits (and their source), options, expected layout."""
     table = Table(title="cxrbench datasets", show_lines=True)
-    for column in ("name", "tasks", "splits", "expected layout"):
+    for column in ("name", "tasks", "splits", "options (--option, default first)", "expected layout"):
         table.add_column(column, overflow="fold")
     for name, cls in DATASETS.items():
         table.add_row(
-            name, ", ".join(cls.tasks), f"{', '.join(cls.splits)}\n({cls.split_source})", cls.expected_layout
+            name,
+            ", ".join(cls.tasks),
+            f"{', '.join(cls.splits)}\n({cls.split_source})",
+            "\n".join(option_lines(cls)) or "—",
+            cls.expected_layout + f"\nFacts and sources: docs/datasets/{name}.md",
         )
     return table
 
@@ -30,20 +55,29 @@ def list_datasets() -> Table:
 def check_dataset(
     name: str, root: str | os.PathLike[str], console: Console | None = None, **options: Any
 ) -> int:
-    """Validate ROOT against NAME's layout and print counts; 0 if OK, 2 on a bad layout (error printed), 1 on a bad name."""
+    """Validate ROOT against NAME's layout and print counts.
+
+    Returns 0 if OK, 2 on a bad layout and on a usage error (unknown dataset, unknown option or bad option value);
+    the error is printed as one line (and, for a bad layout, the expected layout).
+    """
     console = console or Console()
     try:
         adapter = get_adapter(name, **options)
-    except (KeyError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc.args[0]))}", highlight=False)
-        return 1
+    except (KeyError, ValueError) as exc:  # UnknownDatasetError, OptionError
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
     try:
         report = adapter.check(root)
     except LayoutError as exc:
-        console.print(f"[red]bad layout for {name}:[/red] {escape(str(exc))}", highlight=False)
+        console.print(
+            f"[red]bad layout for {name}:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         console.print(f"expected layout:\n{adapter.expected_layout}", highlight=False, markup=False)
         return 2
     console.print(report.render(), highlight=False, markup=False)
+    counted = {split: counts.images for split, counts in report.splits.items()}
+    for warning in count_warnings(name, counted):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     return 0
 
 

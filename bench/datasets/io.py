@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,52 @@ def find_file(root: Path, names: Sequence[str], fix: str) -> Path:
     raise LayoutError(root / names[0], f"file not found (looked for {', '.join(names)} and .gz)", fix=fix)
 
 
+def read_bytes(path: Path, fix: str = "") -> bytes:
+    """The file's bytes, gunzipped when it ends in .gz; LayoutError when it cannot be read or unpacked."""
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if path.suffix == ".gz" else raw
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise LayoutError(path, f"cannot read ({exc})", fix=fix or "re-download the file") from None
+
+
+def read_json(path: Path, fix: str = "") -> Any:
+    """Parsed JSON (.gz unpacked); LayoutError when the file cannot be read or is not JSON."""
+    raw = read_bytes(path, fix)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise LayoutError(path, f"not readable JSON ({exc})", fix=fix or "re-download the file") from None
+
+
+def read_text(path: Path, fix: str = "") -> str:
+    """UTF-8 text (a BOM is dropped; .gz unpacked); LayoutError naming the byte offset when it is not UTF-8."""
+    raw = read_bytes(path, fix)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LayoutError(
+            path,
+            f"not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})",
+            row=line,
+            fix=fix or "re-download the file; do not re-save it in another encoding",
+        ) from None
+
+
 def read_csv(
     path: Path, required: Iterable[str], *, delimiter: str = ",", fix: str = ""
 ) -> list[tuple[int, dict[str, str]]]:
     """Rows as (1-based line number, {column: value}); the header must hold every `required` column."""
+    text = read_text(path, fix)
+    # newline="": the csv module itself ends a row at \n, \r\n or a bare \r (and keeps them inside quotes)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        text = raw.decode("utf-8-sig")
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
-        raise LayoutError(path, f"cannot read ({exc})", fix=fix or "re-download the file") from None
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip() for h in reader.fieldnames or []]
+        header = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise LayoutError(
+            path, f"not a readable CSV ({exc})", row=1, fix=fix or "re-download the file"
+        ) from None
     missing = [column for column in required if column not in header]
     if missing:
         raise LayoutError(
@@ -50,15 +86,44 @@ def read_csv(
             fix=fix or "use the publisher's original file (columns are matched by exact name)",
         )
     rows = []
-    for lineno, row in enumerate(reader, start=2):
-        rows.append((lineno, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}))
+    try:
+        for lineno, row in enumerate(reader, start=2):
+            rows.append(
+                (lineno, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None})
+            )
+    except csv.Error as exc:
+        raise LayoutError(
+            path, f"not a readable CSV ({exc})", row=reader.line_num, fix=fix or "re-download the file"
+        ) from None
     return rows
 
 
-def read_lines(path: Path) -> list[str]:
-    """Non-empty stripped lines of a (possibly gzipped) text file."""
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    return [line.strip() for line in raw.decode("utf-8-sig").splitlines() if line.strip()]
+def read_lines(path: Path, fix: str = "") -> list[str]:
+    """Non-empty stripped lines of a (possibly gzipped) UTF-8 text file; LayoutError when unreadable."""
+    return [line.strip() for line in read_text(path, fix).splitlines() if line.strip()]
+
+
+def finite_numbers(values: object, n: int | None = None) -> list[float] | None:
+    """`values` as floats when it is a list of `n` (any when None) finite JSON numbers (not booleans), else None."""
+    if not isinstance(values, list) or (n is not None and len(values) != n):
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    try:
+        floats = [float(v) for v in values]
+    except OverflowError:  # an integer too large for a float
+        return None
+    return floats if all(math.isfinite(v) for v in floats) else None
+
+
+def relative_name(value: object) -> str | None:
+    """`value` when it is a usable relative file name ('a/b.png': not empty, not absolute, no '..'), else None."""
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        return None
+    parts = Path(value).parts
+    if not parts or Path(value).is_absolute() or ".." in parts or value.startswith(("/", "\\")):
+        return None
+    return value
 
 
 def require_image(path: Path, fix: str) -> Path:
@@ -78,30 +143,44 @@ def image_size(path: Path) -> tuple[int, int]:
 
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-            return int(ds.Columns), int(ds.Rows)
-        except Exception as exc:
+            size = int(ds.Columns), int(ds.Rows)
+        except Exception as exc:  # pydicom raises many types on a damaged file
             raise LayoutError(
                 path, f"not a readable DICOM file ({exc})", fix="re-download this file"
             ) from None
-    from PIL import Image, UnidentifiedImageError
+    else:
+        from PIL import Image
 
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError) as exc:
+        try:
+            with Image.open(path) as image:
+                size = image.size
+        except (
+            Exception
+        ) as exc:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
+            raise LayoutError(
+                path, f"not a readable image ({exc})", fix="re-download or re-extract this file"
+            ) from None
+    if size[0] <= 0 or size[1] <= 0:
         raise LayoutError(
-            path, f"not a readable image ({exc})", fix="re-download or re-extract this file"
-        ) from None
+            path, f"the image header says {size[0]}x{size[1]} pixels", fix="re-download this file"
+        )
+    return size
 
 
 def dicom_pixel_spacing(path: Path) -> tuple[float, float] | None:
+    """PixelSpacing (else ImagerPixelSpacing) in mm; None when absent or not two positive numbers."""
     import pydicom
 
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
-    if spacing is None or len(spacing) != 2:
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+        if spacing is None or isinstance(spacing, (str, bytes)) or len(spacing) != 2:
+            return None
+        values = (float(spacing[0]), float(spacing[1]))
+    except (TypeError, ValueError):  # a damaged or non-numeric spacing element
         return None
-    values = (float(spacing[0]), float(spacing[1]))
+    except Exception as exc:  # pydicom raises many types on a damaged file
+        raise LayoutError(path, f"not a readable DICOM file ({exc})", fix="re-download this file") from None
     return values if all(math.isfinite(v) and v > 0 for v in values) else None
 
 
@@ -150,7 +229,7 @@ def jsrt_side(path: Path) -> int:
 
 def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """A binary mask image (PNG/GIF, any non-zero = inside) as bool, resized nearest to (width, height)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not path.is_file():
         raise LayoutError(path, "mask not found", fix="extract the publisher's mask archive under the root")
@@ -160,7 +239,7 @@ def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
             if size is not None and image.size != size:
                 image = image.resize(size, Image.NEAREST)
             return np.asarray(image) > 0
-    except (UnidentifiedImageError, OSError) as exc:
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
         raise LayoutError(path, f"not a readable mask image ({exc})", fix="re-download this file") from None
 
 

@@ -66,7 +66,7 @@ def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
         return {}
     text = path.read_bytes().decode("latin-1")
     starts = [m.start() for m in NODULE_RECORD.finditer(text)]
-    if not starts and text.strip():
+    if not starts:
         raise LayoutError(
             path, "no JPCLNnnn.IMG record found", row=1, fix="use the JSRT nodule list unchanged"
         )
@@ -78,10 +78,13 @@ def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
         try:
             stem = fields[0][:8].upper()
             values = (float(fields[2]), float(fields[5]), float(fields[6]))
+            if not (0 < values[0] < 200 and all(0 <= v <= ORIGINAL_SIDE for v in values[1:])):
+                raise ValueError("size or position out of range")
         except (IndexError, ValueError):
             raise LayoutError(
                 path,
-                f"record {' '.join(fields)[:60]!r} is not 'file, subtlety, size mm, age, sex, x, y, ...'",
+                f"record {' '.join(fields)[:60]!r} is not 'file, subtlety, size mm (0-200), age, sex, x, y "
+                f"(pixels, 0-{ORIGINAL_SIDE}), ...'",
                 row=lineno,
                 fix="use the JSRT nodule list unchanged",
             ) from None

@@ -12,9 +12,16 @@ from pathlib import Path
 
 from bench.datasets.attributes import finding_attributes
 from bench.datasets.base import DatasetAdapter, LayoutError, register
-from bench.datasets.chexpert import UncertainPolicy, check_label_options, label_conventions, study_labels
+from bench.datasets.chexpert import (
+    BlankRule,
+    NoFindingRule,
+    UncertainPolicy,
+    check_label_options,
+    label_conventions,
+    study_labels,
+)
 from bench.datasets.io import find_file, read_csv
-from bench.datasets.mimic_sections import SECTION_RULES, report_text
+from bench.datasets.mimic_sections import SECTION_RULES, SectionRule, report_text
 from bench.datasets.vocabulary import MIMIC_CXR
 
 OBSERVATIONS = tuple(MIMIC_CXR)
@@ -53,9 +60,9 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
     def __init__(
         self,
         uncertain: UncertainPolicy = "U-Ignore",
-        blank: str = "null",
-        no_finding: str = "implies_negative",
-        sections: str = "findings_impression",
+        blank: BlankRule = "null",
+        no_finding: NoFindingRule = "implies_negative",
+        sections: SectionRule = "findings_impression",
         require_reports: bool = True,
         attributes: bool = True,
     ):
@@ -125,9 +132,14 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
                 )
             try:
                 width, height = int(meta["Columns"]), int(meta["Rows"])
+                if width <= 0 or height <= 0:
+                    raise ValueError("not positive")
             except ValueError:
                 raise LayoutError(
-                    meta_path, "Rows/Columns are not integers", row=meta_line, fix="use the original file"
+                    meta_path,
+                    "Rows/Columns are not positive integers",
+                    row=meta_line,
+                    fix="use the original file",
                 ) from None
             yield Record.model_validate(
                 {

@@ -29,10 +29,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal, get_args
 
 from bench.datasets.factsheet import fact
 
-SECTION_RULES = ("findings_impression", "impression", "findings")
+SectionRule = Literal["findings_impression", "impression", "findings"]
+SECTION_RULES: tuple[str, ...] = get_args(SectionRule)
 HEADER = re.compile(r"\n ([A-Z ()/,-]+):\s")
 MAIN_SECTIONS = ("impression", "findings", "history", "comparison", "addendum")
 FALLBACK_ORDER = ("impression", "findings", "last_paragraph", "comparison")

@@ -12,7 +12,10 @@ from bench.datasets.io import read_mask
 from bench.metrics.segmentation import encode_mask
 
 FIX = "extract MontgomerySet (CXR_png/, ManualMask/leftMask/, ManualMask/rightMask/, ClinicalReadings/) under the root"
-MASKS = {"left lung": "leftMask", "right lung": "rightMask"}
+# The vocabulary's structures are the patient's sides (as SCR names them). Montgomery's folders name the image's
+# sides: leftMask is the lung on the image's left, under the R marker, i.e. the patient's right lung (fact
+# `mask_semantics`).
+MASKS = {"right lung": "leftMask", "left lung": "rightMask"}
 
 
 @register
@@ -29,8 +32,9 @@ ROOT/
   CXR_png/MCUCXR_NNNN_0.png (normal) / MCUCXR_NNNN_1.png (TB)
   ManualMask/leftMask/MCUCXR_NNNN_X.png, ManualMask/rightMask/MCUCXR_NNNN_X.png
   ClinicalReadings/MCUCXR_NNNN_X.txt     (optional: sex, age, reading -> meta)
-Label Tuberculosis from the file name; masks 'left lung' (leftMask) and 'right lung' (rightMask): the patient's
-sides as NLM names them."""
+ROOT may also be the folder above MontgomerySet/ (NLM-MontgomeryCXRSet/, Montgomery-County-CXR-Set/, Montgomery/).
+Label Tuberculosis from the file name; masks 'right lung' (leftMask: the lung on the image's left) and 'left lung'
+(rightMask): the patient's sides, as SCR / JSRT name them."""
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -40,11 +44,11 @@ sides as NLM names them."""
         for path, patient, tb, (width, height) in nlm_tb.images(root, self.name, "MCUCXR", split, FIX):
             masks = {}
             for structure, folder in MASKS.items():
-                mask_path = root / "ManualMask" / folder / path.name
+                mask_path = path.parent.parent / "ManualMask" / folder / path.name
                 if not mask_path.is_file():
                     raise LayoutError(mask_path, "mask not found", fix=FIX)
                 masks[structure] = encode_mask(read_mask(mask_path, (width, height)))
-            info = nlm_tb.reading(root / "ClinicalReadings" / f"{path.stem}.txt")
+            info = nlm_tb.reading(path.parent.parent / "ClinicalReadings" / f"{path.stem}.txt")
             yield Record.model_validate(
                 {
                     "id": path.stem,

@@ -18,28 +18,65 @@ from bench.datasets.io import image_size, shipped_split, split_of
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 
 
+# ClinicalReadings first lines (facts `clinical_readings_format`). Montgomery: "Patient's Sex: F " then
+# "Patient's Age: 027Y". Shenzhen: "<sex> <age><unit>" in many spellings: 'male 45yrs', 'Female 38yrs',
+# 'femal 32yrs', 'female24yrs', 'male , 29yrs', 'male 42', 'male 16month', 'female 64days'.
+MONTGOMERY_SEX = re.compile(r"^patient'?s\s+sex\s*:\s*([MFO])\b", re.IGNORECASE)
+MONTGOMERY_AGE = re.compile(r"^patient'?s\s+age\s*:\s*(\d{1,3})\s*Y", re.IGNORECASE)
+SHENZHEN_FIRST = re.compile(r"^(female|femal|male)\s*,?\s*(\d{1,3}(?!\d))?\s*([a-z]*)", re.IGNORECASE)
+AGE_UNITS_PER_YEAR = {"": 1, "y": 1, "yr": 1, "yrs": 1, "year": 1, "years": 1, "month": 12, "months": 12}
+AGE_UNITS_PER_YEAR |= {"day": 365, "days": 365}
+
+
 def reading(path: Path) -> dict[str, Any]:
-    """ClinicalReadings/<stem>.txt: sex and age on the first line(s), then the radiologist's reading."""
+    """ClinicalReadings/<stem>.txt -> {sex: M|F|O|None, age: whole years|None, reading: the text after the header}.
+
+    Ages given in months or days (Shenzhen infants) are floored to whole years; an unknown unit leaves age None.
+    """
     if not path.is_file():
         return {}
-    text = path.read_text(encoding="latin-1")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    sex = next(
-        (m.group(1).upper()[0] for m in (re.search(r"\b(male|female)\b", line, re.I) for line in lines) if m),
-        None,
-    )
-    age = next((int(m.group(1)) for m in (re.search(r"(\d+)\s*y", line, re.I) for line in lines) if m), None)
-    finding = " ".join(
-        line for line in lines if not re.search(r"\b(male|female)\b|\bage\b|^\s*\d+\s*y", line, re.I)
-    )
-    return {"sex": sex, "age": age, "reading": finding or None}
+    lines = [line.strip() for line in path.read_bytes().decode("latin-1").splitlines() if line.strip()]
+    sex: str | None = None
+    age: int | None = None
+    rest = lines
+    if lines and (match := MONTGOMERY_SEX.match(lines[0])):
+        sex, rest = match.group(1).upper(), lines[1:]
+        if rest and (match := MONTGOMERY_AGE.match(rest[0])):
+            age, rest = int(match.group(1)), rest[1:]
+    elif lines and (match := SHENZHEN_FIRST.match(lines[0])):
+        sex, rest = match.group(1)[0].upper(), lines[1:]
+        per_year = AGE_UNITS_PER_YEAR.get(match.group(3).lower())
+        if match.group(2) is not None and per_year is not None:
+            age = int(match.group(2)) // per_year
+    return {"sex": sex, "age": age, "reading": " ".join(rest) or None}
+
+
+# Folders the releases unpack into above CXR_png/ (facts `layout`): the NLM zips, the NLM data site, Kaggle mirrors
+# (which double the top folder).
+WRAPPERS = (
+    "ChinaSet_AllFiles",
+    "ChinaSet_AllFiles/ChinaSet_AllFiles",
+    "Shenzhen-Hospital-CXR-Set",
+    "MontgomerySet",
+    "Montgomery-County-CXR-Set/MontgomerySet",
+    "NLM-MontgomeryCXRSet/MontgomerySet",
+    "Montgomery/MontgomerySet",
+)
+
+
+def release_root(root: Path) -> Path:
+    """The folder holding CXR_png/: ROOT itself or one of the release wrappers below it."""
+    for candidate in (root, *(root / w for w in WRAPPERS)):
+        if (candidate / "CXR_png").is_dir():
+            return candidate
+    return root
 
 
 def images(
     root: Path, dataset: str, prefix: str, split: str, fix: str
 ) -> Iterator[tuple[Path, str, int, tuple[int, int]]]:
     """(path, patient, tb label, (width, height)) of the split's images in CXR_png/."""
-    folder = root / "CXR_png"
+    folder = release_root(root) / "CXR_png"
     if not folder.is_dir():
         raise LayoutError(folder, "image folder not found", fix=fix)
     shipped = shipped_split(dataset)

@@ -11,6 +11,9 @@ from bench.datasets.base import DatasetAdapter, register
 from bench.datasets.io import read_mask
 from bench.metrics.segmentation import encode_mask
 
+# Where the lung masks of Stirenko et al. sit (fact `mask_names`): mask/ (their archive), mask/mask/ (the Kaggle
+# copy), masks/ (the combined Kaggle set).
+MASK_DIRS = ("mask", "mask/mask", "masks")
 FIX = "extract ChinaSet_AllFiles (CXR_png/, ClinicalReadings/) and the lung masks (mask/) under the root"
 
 
@@ -27,8 +30,10 @@ class Shenzhen(DatasetAdapter):
 ROOT/
   CXR_png/CHNCXR_NNNN_0.png (normal) / CHNCXR_NNNN_1.png (TB)
   ClinicalReadings/CHNCXR_NNNN_X.txt     (optional: sex, age, reading -> meta)
-  mask/CHNCXR_NNNN_X_mask.png            (optional: lung masks exist for 566 of 662 images; 'lungs' mask)
-Label Tuberculosis from the file name. Images without a mask carry no `masks`."""
+  mask/CHNCXR_NNNN_X_mask.png            (optional: lung masks exist for 566 of 662 images; 'lungs' mask;
+                                          mask/mask/ or masks/ as the Kaggle copies unpack)
+ROOT may also be the folder above a release wrapper (ChinaSet_AllFiles/, ChinaSet_AllFiles/ChinaSet_AllFiles/,
+Shenzhen-Hospital-CXR-Set/). Label Tuberculosis from the file name. Images without a mask carry no `masks`."""
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -36,11 +41,19 @@ Label Tuberculosis from the file name. Images without a mask carry no `masks`.""
         self._check_split(split)
         root = Path(root)
         for path, patient, tb, (width, height) in nlm_tb.images(root, self.name, "CHNCXR", split, FIX):
-            mask_path = root / "mask" / f"{path.stem}_mask.png"
+            base = path.parent.parent
+            mask_path = next(
+                (
+                    base / d / f"{path.stem}_mask.png"
+                    for d in MASK_DIRS
+                    if (base / d / f"{path.stem}_mask.png").is_file()
+                ),
+                base / MASK_DIRS[0] / f"{path.stem}_mask.png",
+            )
             masks = (
                 {"lungs": encode_mask(read_mask(mask_path, (width, height)))} if mask_path.is_file() else None
             )
-            info = nlm_tb.reading(root / "ClinicalReadings" / f"{path.stem}.txt")
+            info = nlm_tb.reading(base / "ClinicalReadings" / f"{path.stem}.txt")
             yield Record.model_validate(
                 {
                     "id": path.stem,

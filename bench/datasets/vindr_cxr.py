@@ -10,6 +10,7 @@ consensus and is used as published):
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -98,7 +99,12 @@ averaged). Test: the published 5-reader consensus, as is. Boxes in DICOM pixel c
             try:
                 coords = [float(row[k]) for k in ("x_min", "y_min", "x_max", "y_max")]
             except ValueError:
-                raise LayoutError(box_path, "box coordinates are not numbers", row=lineno, fix=FIX) from None
+                coords = []
+            if not coords or not all(math.isfinite(c) for c in coords):
+                values = [row[k] for k in ("x_min", "y_min", "x_max", "y_max")]
+                raise LayoutError(
+                    box_path, f"box coordinates {values} are not 4 finite numbers", row=lineno, fix=FIX
+                )
             boxes[row["image_id"]][VINDR_CXR[row["class_name"]]].append((row.get("rad_id", ""), coords))
         for image_id, rows in votes.items():
             path = root / split / f"{image_id}.dicom"

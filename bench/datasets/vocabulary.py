@@ -151,7 +151,8 @@ MAPS: dict[str, dict[str, str]] = {
     "montgomery": NLM_TB,
 }
 
-# Anatomical structures (segmentation keys), as the SCR / NLM masks name them.
+# Anatomical structures (segmentation keys): the patient's sides, as SCR names them ('left lung' lies on the image's
+# right in a PA view). Montgomery's leftMask / rightMask name the image's sides and are swapped on reading.
 STRUCTURES: tuple[str, ...] = ("right lung", "left lung", "heart", "right clavicle", "left clavicle")
 
 

@@ -185,3 +185,63 @@ def test_chexlocalize_validation_file_and_airspace_opacity(tmp_path: Path) -> No
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / row[0])
     (record,) = get_adapter("chexpert", labels="all").records(root, "valid")
     assert record.labels["Lung Opacity"] == 1.0 and record.labels["Edema"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "wrapper"),
+    [
+        ("shenzhen", "ChinaSet_AllFiles/ChinaSet_AllFiles"),
+        ("shenzhen", "Shenzhen-Hospital-CXR-Set"),
+        ("montgomery", "NLM-MontgomeryCXRSet/MontgomerySet"),
+        ("montgomery", "Montgomery-County-CXR-Set/MontgomerySet"),
+    ],
+)
+def test_nlm_release_wrappers(name: str, wrapper: str, demo_root: Path, tmp_path: Path) -> None:
+    """The NLM sets as their archives and mirrors unpack (facts `layout`): ROOT above the wrapper folder."""
+    adapter = get_adapter(name)
+    flat = {r.id: r for s in adapter.splits for r in adapter.records(demo_root / name, s)}
+    shutil.copytree(demo_root / name, tmp_path / wrapper)
+    wrapped = {r.id: r for s in adapter.splits for r in adapter.records(tmp_path, s)}
+    assert wrapped.keys() == flat.keys()
+    for key, record in wrapped.items():
+        assert (tmp_path / record.meta["path"]).is_file()
+        assert record.masks == flat[key].masks and record.meta["sex"] == flat[key].meta["sex"]
+
+
+def test_shenzhen_kaggle_mask_folder(demo_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "shenzhen"
+    shutil.copytree(demo_root / "shenzhen", root)
+    shutil.move(root / "mask", tmp_path / "mask")
+    (root / "mask").mkdir()
+    shutil.move(tmp_path / "mask", root / "mask" / "mask")
+    adapter = get_adapter("shenzhen")
+    with_masks = [r for s in adapter.splits for r in adapter.records(root, s) if r.masks]
+    assert with_masks and len(with_masks) == len(list((root / "mask" / "mask").glob("*.png")))
+
+
+def test_data_check_warns_about_a_partial_download(tmp_path: Path) -> None:
+    import io as text_io
+
+    from rich.console import Console
+
+    from bench.datasets.cli import check_dataset
+
+    out = text_io.StringIO()
+    assert check_dataset("jsrt", _jsrt(tmp_path), console=Console(file=out, width=300)) == 0
+    text = out.getvalue()
+    assert "warning: jsrt: 3 images in split 'fold1', the publisher's release has 124" in text
+    assert "split 'fold2'" in text and "123" in text
+
+
+def test_datasets_listing_names_each_convention_and_its_default() -> None:
+    from bench.datasets import DATASETS
+    from bench.datasets.cli import option_lines
+
+    assert option_lines(DATASETS["mimic-cxr"])[:4] == [
+        "uncertain=U-Ignore (U-Ones|U-Zeros)",
+        "blank=null (negative)",
+        "no_finding=implies_negative (ignore)",
+        "sections=findings_impression (impression|findings)",
+    ]
+    assert "blank=null (negative)" in option_lines(DATASETS["chexpert"])
+    assert option_lines(DATASETS["tbx11k"]) == []

@@ -23,7 +23,17 @@ MODULES = {
 }
 
 # Relative generation times (measured): the pool starts the slowest first so the two workers finish together.
-RELATIVE_COST = {"vindr-cxr": 5, "jsrt": 4, "shenzhen": 3, "montgomery": 3, "mimic-cxr": 3, "chestx-det": 2}
+RELATIVE_COST = {
+    "tbx11k": 5,
+    "jsrt": 4,
+    "shenzhen": 4,
+    "vindr-cxr": 4,
+    "chestx-det": 4,
+    "mimic-cxr": 3,
+    "chestxray14": 3,
+    "chexpert": 3,
+    "montgomery": 3,
+}
 
 
 def generator(name: str) -> Callable[..., object]:

@@ -1,4 +1,11 @@
-"""Demo ChestX-Det: ChestX_Det_{train,test}.json ({file_name, syms, boxes, polygons}) and PNGs in *_data/."""
+"""Demo ChestX-Det from its fact sheet: ChestX_Det_{train,test}.json and PNGs in the archives' folders.
+
+From the facts: the JSON file names (`layout`), the entry keys in their order (`json_fields`), the class names
+(`label_names`), the file-name pattern (`image_format`) and the image folders as the two zips unpack
+(`archive_layouts`). The archives unpack in more than one way; the demo puts each split under a different variant
+(train under the first listed for train_data.zip, test under the second listed for test_data.zip) so both forms
+are exercised. Images without findings keep their entry, with empty lists (`json_fields` note).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +13,44 @@ import json
 from pathlib import Path
 
 from bench.datasets.demo.anatomy import synth_case
-from bench.datasets.demo.common import IMAGE_SIZE, publisher_name, rng_for
+from bench.datasets.demo.common import IMAGE_SIZE, choose_split, fill, pick, pool, rng_for
 from bench.datasets.demo.writers import save_png
-from bench.datasets.vocabulary import CHESTX_DET
+from bench.datasets.factsheet import fact
 
 NAME = "chestx-det"
-POOL = sorted(set(CHESTX_DET.values()) - {"Fracture"})
+SPLITS = ("train", "test")
+FIRST_NUMBER = 36000
+
+
+def image_folders() -> dict[str, str]:
+    """The folder (relative to the root) each split's images are written to: a different archive variant each."""
+    variants = fact(NAME, "archive_layouts")
+    folders = {}
+    for number, split in enumerate(SPLITS):
+        listed = variants[pick(variants, f"{split}_")]
+        folders[split] = listed[number % len(listed)].rsplit("/", 1)[0]  # 'train_data/train/*.png' -> folder
+    return folders
 
 
 def write(out: Path, n: int = 200, seed: int = 0) -> None:
     rng = rng_for(NAME, seed)
-    entries: dict[str, list[dict]] = {"train": [], "test": []}
+    kinds, names = pool(fact(NAME, "label_names"))
+    keys = fact(NAME, "json_fields")["keys_in_order"]  # file_name, syms, boxes, polygons
+    name_pattern = fact(NAME, "image_format")["file_name_pattern"].split()[0]  # '<integer>.png'
+    layout = fact(NAME, "layout")
+    folders = image_folders()
+    entries: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for index in range(n):
-        split = "test" if rng.random() < 0.3 else "train"
-        file_name = f"{36000 + index}.png"
-        case = synth_case(rng, IMAGE_SIZE, POOL, p_normal=0.25)
-        save_png(out / f"{split}_data" / file_name, case.image)
-        entries[split].append(
-            {
-                "file_name": file_name,
-                "syms": [publisher_name(NAME, f.label) for f in case.findings],
-                "boxes": [[round(c) for c in f.bbox] for f in case.findings],
-                "polygons": [[[round(x), round(y)] for x, y in f.polygon] for f in case.findings],
-            }
+        split = choose_split(rng, index, {"train": 0.7, "test": 0.3})
+        file_name = fill(name_pattern, integer=FIRST_NUMBER + index)
+        case = synth_case(rng, IMAGE_SIZE, kinds, p_normal=0.25)
+        save_png(out / folders[split] / file_name, case.image)
+        values = (
+            file_name,
+            [names[f.label] for f in case.findings],
+            [[round(c) for c in f.bbox] for f in case.findings],
+            [[[round(x), round(y)] for x, y in f.polygon] for f in case.findings],
         )
+        entries[split].append(dict(zip(keys, values, strict=True)))
     for split, items in entries.items():
-        (out / f"ChestX_Det_{split}.json").write_text(json.dumps(items))
+        (out / pick(layout, f"_{split}.json")).write_text(json.dumps(items))

@@ -1,37 +1,125 @@
-"""Demo CheXpert-v1.0-small: train.csv (labeller values incl. -1 and blanks), valid.csv (expert 0/1), JPEGs."""
+"""Demo CheXpert-v1.0-small from its fact sheet, with the test split as released with CheXlocalize.
+
+The demo root is the release folder: train.csv and valid.csv (labeller values incl. -1.0 and blanks in train,
+expert 0/1 in valid) whose Path values carry the release prefix ('CheXpert-v1.0-small/train/...'), and the
+CheXlocalize test labels test_labels.csv whose paths start at 'test/...' (its images unpacked to test/ beside
+train/ and valid/).
+
+From the facts: the file names (`layout`), the three headers (`train_csv_columns`, `valid_csv_columns`,
+`test_labels_csv_columns`), the path forms and first patient numbers per split and the view file names
+(`path_prefixes`), the Sex / Frontal/Lateral / AP/PA values, and the label encodings (`label_encoding`). The value
+spelling of test_labels.csv is not stated by a source; the demo writes the study-level test ground truth's 0 / 1
+(train and valid: 1.0 / 0.0 / -1.0 / blank and 1.0 / 0.0), so both spellings are exercised.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from bench.datasets.chexpert import OBSERVATIONS
 from bench.datasets.demo.anatomy import synth_case
-from bench.datasets.demo.common import CHEXPERT_POOL, IMAGE_SIZE, chexpert_cells, rng_for
+from bench.datasets.demo.common import IMAGE_SIZE, chexpert_cells, choose_split, pick, pool, rng_for
 from bench.datasets.demo.writers import save_jpeg, write_csv
+from bench.datasets.factsheet import fact
 
 NAME = "chexpert"
-RELEASE = "CheXpert-v1.0-small"
-HEADER = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", *OBSERVATIONS]
+SHARES = {"train": 0.6, "valid": 0.2, "test": 0.2}
+# Non-label columns by a word of their name (the header itself comes from the facts).
+COLUMN_ROLES = ("path", "sex", "age", "frontal/lateral", "ap/pa")
+
+
+def splits() -> dict[str, dict[str, object]]:
+    """Per split: csv file, header, path template parts and first patient number, all from the facts."""
+    layout = fact(NAME, "layout")
+    prefixes = fact(NAME, "path_prefixes")
+    release = prefixes["train_small"].split("/")[0]  # CheXpert-v1.0-small
+    files = {
+        "train": Path(pick(layout, "/train.csv", start=release)).name,
+        "valid": Path(pick(layout, "/valid.csv", start=release)).name,
+        "test": Path(re.search(r"\S*test_labels\.csv", pick(layout, "test_labels")).group(0)).name,
+    }
+    examples = {
+        "train": prefixes["train_small"],
+        "valid": prefixes["valid_small"],
+        "test": prefixes["test_chexlocalize"],
+    }
+    headers = {
+        "train": fact(NAME, "train_csv_columns"),
+        "valid": fact(NAME, "valid_csv_columns"),
+        "test": fact(NAME, "test_labels_csv_columns"),
+    }
+    out = {}
+    for split, example in examples.items():
+        head, patient, study, _view = example.rsplit("/", 3)  # 'CheXpert-v1.0-small/train', 'patient00001'
+        digits = re.search(r"\d+", patient)
+        out[split] = {
+            "file": files[split],
+            "header": headers[split],
+            "folder": head,  # the path in the csv up to the patient folder
+            "patient_word": patient[: digits.start()],
+            "digits": len(digits.group(0)),
+            "first_patient": int(digits.group(0)),
+            "study_word": study.rstrip("0123456789"),
+        }
+    return out
 
 
 def write(out: Path, n: int = 200, seed: int = 0) -> None:
     rng = rng_for(NAME, seed)
-    rows: dict[str, list[list[object]]] = {"train": [], "valid": []}
-    count, patient = 0, 0
+    layout = splits()
+    label_names = fact(NAME, "label_names")
+    kinds, _ = pool(label_names, exclude=("Lung Opacity",))  # a parent observation, derived from its children
+    views = fact(NAME, "path_prefixes")["view_file_names"]
+    frontal_file, lateral_file = views[0], pick(views, "view2_lateral")
+    frontal, lateral = fact(NAME, "frontal_lateral_values")
+    ap_pa = fact(NAME, "ap_pa_values")[:2]  # AP, PA: the frontal projections
+    sexes = fact(NAME, "sex_values")
+    encoding = fact(NAME, "label_encoding")
+    meaning = {v: str(k) for k, v in encoding["test_groundtruth"].items()}  # {"1": positive, "0": negative}
+    test_one, test_zero = meaning["positive"], meaning["negative"]
+    rows: dict[str, list[list[object]]] = {s: [] for s in SHARES}
+    patients = {split: info["first_patient"] for split, info in layout.items()}
+    count, n_patients = 0, 0
     while count < n:
-        patient += 1
-        split = "valid" if rng.random() < 0.3 else "train"
-        for study in range(1, int(rng.integers(1, 3)) + 1):
-            case = synth_case(rng, IMAGE_SIZE, CHEXPERT_POOL, p_normal=0.3, p_uncertain=0.2)
-            cells = chexpert_cells(case.positive, case.uncertain, list(OBSERVATIONS), expert=split == "valid")
-            views = [("view1_frontal.jpg", "Frontal", str(rng.choice(["AP", "PA"])))]
+        split = choose_split(rng, n_patients, SHARES)
+        n_patients += 1
+        info = layout[split]
+        patient = f"{info['patient_word']}{patients[split]:0{info['digits']}d}"
+        patients[split] += 1
+        label_columns = [c for c in info["header"] if c in label_names]
+        n_studies = 1 if split == "test" else int(rng.integers(1, 3))  # test: one study per patient (fact)
+        for study in range(1, n_studies + 1):
+            case = synth_case(rng, IMAGE_SIZE, kinds, p_normal=0.3, p_uncertain=0.2)
+            expert = split != "train"
+            if split == "test":  # the study-level test labels are integers (fact label_encoding)
+                cells = chexpert_cells(
+                    case.positive, case.uncertain, label_columns, True, one=test_one, zero=test_zero
+                )
+            else:
+                cells = chexpert_cells(case.positive, case.uncertain, label_columns, expert)
+            shots = [(frontal_file, frontal, str(rng.choice(ap_pa)))]
             if rng.random() < 0.3:
-                views.append(("view2_lateral.jpg", "Lateral", ""))
-            for file_name, frontal, ap_pa in views:
-                relative = f"{split}/patient{patient:05d}/study{study}/{file_name}"
-                image = case.image if frontal == "Frontal" else case.image[:, ::-1]
-                save_jpeg(out / relative, image)
-                rows[split].append([f"{RELEASE}/{relative}", case.sex, case.age, frontal, ap_pa, *cells])
+                shots.append((lateral_file, lateral, ""))  # AP/PA is blank on every lateral image (fact)
+            for file_name, view, projection in shots:
+                relative = f"{info['folder']}/{patient}/{info['study_word']}{study}/{file_name}"
+                on_disk = (
+                    relative.split("/", 1)[1] if split != "test" else relative
+                )  # below the release folder
+                save_jpeg(out / on_disk, case.image if view == frontal else case.image[:, ::-1])
+                sex = sexes[0] if case.sex == "M" else sexes[1]
+                values = {
+                    "path": relative,
+                    "sex": sex,
+                    "age": case.age,
+                    "frontal/lateral": view,
+                    "ap/pa": projection,
+                }
+                values |= dict(zip(label_columns, cells, strict=True))
+                rows[split].append([values[_role(column)] for column in info["header"]])
                 count += 1
     for split, split_rows in rows.items():
-        write_csv(out / f"{split}.csv", HEADER, split_rows)
+        write_csv(out / layout[split]["file"], layout[split]["header"], split_rows)
+
+
+def _role(column: str) -> str:
+    return next((role for role in COLUMN_ROLES if role == column.lower()), column)

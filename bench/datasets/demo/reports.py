@@ -70,8 +70,9 @@ def sentence(f: Finding, uncertain: bool = False) -> str:
     return text[0].upper() + text[1:]
 
 
-def report_text(case: Case, vocabulary: Sequence[str]) -> str:
-    """FINDINGS + IMPRESSION; each finding once (bilateral findings once), then negatives for absent labels."""
+def report_parts(case: Case, vocabulary: Sequence[str]) -> tuple[str, str]:
+    """(findings, impression): each finding once (bilateral findings once), then negatives for absent labels;
+    the impression repeats the positive findings."""
     seen: set[str] = set()
     positives = []
     for finding in case.findings:
@@ -82,6 +83,12 @@ def report_text(case: Case, vocabulary: Sequence[str]) -> str:
     negatives = [text for label, text in NEGATIVES.items() if label in vocabulary and label not in seen]
     findings = " ".join(positives + negatives) or "The lungs are clear."
     impression = " ".join(positives) if positives else "No acute cardiopulmonary abnormality."
+    return findings, impression
+
+
+def report_text(case: Case, vocabulary: Sequence[str]) -> str:
+    """FINDINGS + IMPRESSION (see `report_parts`)."""
+    findings, impression = report_parts(case, vocabulary)
     return f"FINDINGS: {findings}\n\nIMPRESSION: {impression}"
 
 

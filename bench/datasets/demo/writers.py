@@ -60,8 +60,42 @@ def encode_gray_png(pixels: np.ndarray, strategy: int = zlib.Z_HUFFMAN_ONLY) -> 
     )
 
 
-def save_png(path: Path, image: np.ndarray) -> None:
-    write_file(path, encode_gray_png(to_uint8(image)))
+def encode_png(pixels: np.ndarray, mode: str = "L", strategy: int = zlib.Z_HUFFMAN_ONLY) -> bytes:
+    """8-bit gray pixels as a PNG stored in `mode`, with the fast encoder of `encode_gray_png`.
+
+    "L": 8-bit grayscale; "P": 8-bit palette with a gray ramp (index = gray value); "RGB": 8-bit truecolour with
+    R = G = B; "1": 1-bit grayscale (pixels must be 0 or 255). Every mode decodes (convert("L")) to the same pixels.
+    """
+    if mode == "L":
+        return encode_gray_png(pixels, strategy)
+    height, width = pixels.shape
+    if mode == "1":
+        rows = np.packbits(pixels > 127, axis=1)
+        bit_depth, colour_type = 1, 0
+    elif mode == "RGB":
+        rows = np.repeat(pixels, 3, axis=1)
+        bit_depth, colour_type = 8, 2
+    elif mode == "P":
+        rows = pixels
+        bit_depth, colour_type = 8, 3
+    else:
+        raise ValueError(f"unsupported PNG mode {mode!r}")
+    raw = np.empty((height, rows.shape[1] + 1), np.uint8)
+    raw[:, 0] = 2  # filter type Up (on whole bytes: valid for every bit depth)
+    raw[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 15, 9, strategy)
+    idat = compressor.compress(raw.tobytes()) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    chunks = [_png_chunk(b"IHDR", header)]
+    if mode == "P":
+        chunks.append(_png_chunk(b"PLTE", np.repeat(np.arange(256, dtype=np.uint8), 3).tobytes()))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def save_png(path: Path, image: np.ndarray, mode: str = "L") -> None:
+    """A radiograph as PNG; `mode` as the publisher stores it (see `encode_png`)."""
+    write_file(path, encode_png(to_uint8(image), mode))
 
 
 def save_rgba_png(path: Path, image: np.ndarray) -> None:
@@ -76,9 +110,12 @@ def save_jpeg(path: Path, image: np.ndarray) -> None:
 
 
 def save_mask(path: Path, mask: np.ndarray, fmt: str = "PNG") -> None:
-    """Binary mask as 0/255 (8-bit gray PNG) or a 2-colour GIF as the SCR masks are."""
+    """Binary mask as 0/255 (8-bit gray "PNG"), 1-bit PNG ("PNG1") or a 2-colour GIF as the SCR masks are."""
     if fmt == "PNG":
         write_file(path, encode_gray_png(np.where(mask, 255, 0).astype(np.uint8), zlib.Z_RLE))
+        return
+    if fmt == "PNG1":  # 1-bit grayscale PNG (as the Montgomery masks are)
+        write_file(path, encode_png(np.where(mask, 255, 0).astype(np.uint8), "1", zlib.Z_RLE))
         return
     # A palette image skips Pillow's L -> P conversion; the GIF bytes are the same.
     paletted = Image.fromarray(mask.astype(np.uint8), mode="P")
