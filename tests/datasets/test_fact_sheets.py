@@ -57,3 +57,21 @@ def test_split_counts_name_the_adapters_splits(name: str) -> None:
     assert not named or named & set(DATASETS[name].splits), (
         f"{name}: {sorted(named)} vs {DATASETS[name].splits}"
     )
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_sheet_conventions_match_the_adapter_defaults(name: str) -> None:
+    """A convention the sheet documents for an adapter option has that option's default and values."""
+    import typing
+
+    from bench.datasets.base import adapter_options
+
+    cls = DATASETS[name]
+    options = adapter_options(cls)
+    hints = typing.get_type_hints(cls.__init__) if options else {}
+    for key, convention in load_sheet(name).conventions.items():
+        if key not in options:
+            continue
+        assert convention["default"] == options[key].default, (name, key)
+        allowed = set(typing.get_args(hints[key]))
+        assert {convention["default"], *convention.get("alternatives", [])} == allowed, (name, key)

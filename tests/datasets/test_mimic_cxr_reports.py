@@ -172,3 +172,35 @@ def test_adapter_reads_header_less_and_conclusion_reports(demo_root: Path, tmp_p
         assert record.meta["report_sections"] == "findings_impression"
     labels = gzip.decompress((root / "mimic-cxr-2.0.0-chexpert.csv.gz").read_bytes()).decode()
     assert "No Finding" in labels.splitlines()[0]
+
+
+def test_results_record_the_ground_truth_conventions(demo_root: Path, tmp_path: Path) -> None:
+    import json
+
+    from bench.datasets import export_jsonl
+    from bench.datasets.chexpert import label_conventions
+    from bench.records import read_records
+    from bench.run.score import ScoreSettings, build_results
+
+    gt = tmp_path / "gt.jsonl"
+    export_jsonl(get_adapter("mimic-cxr", sections="impression"), demo_root / "mimic-cxr", "test", gt)
+    records = [r for _, r in read_records(gt, "gt")]
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(
+        "".join(
+            json.dumps(
+                {"id": r.id, "labels": dict.fromkeys(r.labels or {}, 0.5), "report": "No acute process."}
+            )
+            + "\n"
+            for r in records
+        )
+    )
+    settings = ScoreSettings(n_boot=0, meteor=False)
+    classification = build_results("classification", gt, pred, settings)
+    assert classification["conventions"]["ground_truth"] == {
+        "label_rules": label_conventions("U-Ignore", "null", "implies_negative")
+    }
+    report = build_results("report", gt, pred, settings)["conventions"]["ground_truth"]
+    assert report["report_sections"] == "impression"
+    scored = [r for r in records if r.report is not None]
+    assert sum(report["report_rule_counts"].values()) == len(scored)
