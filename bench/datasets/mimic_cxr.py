@@ -25,6 +25,8 @@ from bench.datasets.mimic_sections import SECTION_RULES, SectionRule, report_tex
 from bench.datasets.vocabulary import MIMIC_CXR
 
 OBSERVATIONS = tuple(MIMIC_CXR)
+# Where the reports may sit (fact `reports_zip_member_prefix`): merged into files/, or as the zip unpacks.
+REPORT_PREFIXES = ("files", "mimic-cxr-reports/files")
 FIX = (
     "download MIMIC-CXR-JPG from PhysioNet and pass its top folder (the one with files/ and the csv.gz files)"
 )
@@ -116,7 +118,15 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
             path = study_dir / f"s{study}" / f"{dicom_id}.jpg"
             if not path.is_file():
                 raise LayoutError(path, f"image of {split_path.name} row {lineno} not found", fix=FIX)
-            report_path = study_dir / f"s{study}.txt"
+            relative_report = Path(f"p{subject[:2]}") / f"p{subject}" / f"s{study}.txt"
+            report_path = next(
+                (
+                    root / p / relative_report
+                    for p in REPORT_PREFIXES
+                    if (root / p / relative_report).is_file()
+                ),
+                study_dir / f"s{study}.txt",
+            )
             report, report_rule = None, "no report file"
             if report_path.is_file():
                 report, report_rule = report_text(
@@ -128,7 +138,7 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
                 raise LayoutError(
                     report_path,
                     "report not found",
-                    fix="unpack mimic-cxr-reports.zip into ROOT (its files/ merges)",
+                    fix="unpack mimic-cxr-reports.zip into ROOT (its files/ merges; mimic-cxr-reports/files/ works too)",
                 )
             try:
                 width, height = int(meta["Columns"]), int(meta["Rows"])

@@ -204,3 +204,18 @@ def test_results_record_the_ground_truth_conventions(demo_root: Path, tmp_path: 
     assert report["report_sections"] == "impression"
     scored = [r for r in records if r.report is not None]
     assert sum(report["report_rule_counts"].values()) == len(scored)
+
+
+def test_reports_unpacked_beside_the_images(demo_root: Path, tmp_path: Path) -> None:
+    """mimic-cxr-reports.zip may unpack to mimic-cxr-reports/files/… instead of merging into files/."""
+    import shutil
+
+    root = tmp_path / "mimic"
+    shutil.copytree(demo_root / "mimic-cxr", root)
+    merged = {r.id: r.report for r in get_adapter("mimic-cxr").records(root, "test")}
+    for path in sorted((root / "files").rglob("s*.txt")):
+        target = root / "mimic-cxr-reports" / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+    apart = {r.id: r.report for r in get_adapter("mimic-cxr").records(root, "test")}
+    assert apart == merged and any(apart.values())
