@@ -42,6 +42,12 @@ class FrocHit(StrEnum):
     iou50 = "iou@0.5"
 
 
+class ClusterUnit(StrEnum):
+    patient = "patient"
+    study = "study"
+    image = "image"
+
+
 class EmptyRule(StrEnum):
     exclude = "exclude"
     one = "one"
@@ -110,6 +116,13 @@ def score(
         Path | None, typer.Option(help="Report: baseline-rescaling file (only for published models).")
     ] = None,
     meteor: Annotated[bool, typer.Option(help="Report: run METEOR 1.5 (needs Java).")] = True,
+    cluster: Annotated[
+        ClusterUnit | None,
+        typer.Option(
+            help="Resampling unit of the CIs: whole patients, studies or images "
+            "(default: patient where the ground truth carries meta.patient, else study, else image)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Do not print the metric table.")] = False,
 ) -> None:
     """Score a prediction file against ground truth and write one results JSON."""
@@ -127,6 +140,7 @@ def score(
         bertscore_idf=bertscore_idf,
         bertscore_baseline=str(bertscore_baseline) if bertscore_baseline else None,
         meteor=meteor,
+        cluster=cluster.value if cluster else None,
     )
     results = _guarded(lambda: score_files(task.value, gt, pred, out_path, settings))
     if not quiet:

@@ -7,10 +7,10 @@ from typing import Any
 
 # Conventions that apply to every metric of a task, besides the metric's own entry.
 TASK_WIDE = {
-    "classification": ("unknown_labels", "macro"),
+    "classification": ("unknown_labels", "macro", "ground_truth"),
     "localization": ("boxes",),
     "segmentation": ("empty_rule", "both_empty", "one_empty", "aggregation"),
-    "report": ("tokenizer",),
+    "report": ("tokenizer", "ground_truth"),
 }
 # Metric families whose convention entry has another name.
 ALIASES = {"ce": "clinical_efficacy", "ce5": "clinical_efficacy", "hd95_px": "hd95"}
@@ -56,7 +56,11 @@ def convention_footnote(task: str, metric: str, results: dict[str, Any]) -> str:
     ]
     replicates = settings.get("bootstrap_replicates")
     if replicates:
-        parts.append(f"95 % CI: case bootstrap, {replicates} replicates, seed {settings.get('seed')}")
+        unit = settings.get("cluster") or "image"
+        clusters = f" ({settings['n_clusters']} {unit}s)" if "n_clusters" in settings else ""
+        parts.append(
+            f"95 % CI: bootstrap over {unit}s{clusters}, {replicates} replicates, seed {settings.get('seed')}"
+        )
     else:
         parts.append("no bootstrap CI")
     return f"{task} · {metric} — " + "; ".join(parts)

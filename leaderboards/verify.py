@@ -121,6 +121,7 @@ def _settings(results: dict[str, Any]) -> Any:
         "bertscore_idf",
         "bertscore_baseline",
         "meteor",
+        "cluster",
     ):
         if key in stored:
             kwargs[key] = stored[key]

@@ -1,8 +1,22 @@
-"""Case-level bootstrap shared by every task, so one seed gives one set of resamples."""
+"""Case- and cluster-level bootstrap shared by every task, so one seed gives one set of resamples.
+
+With `clusters` (one cluster number per case) whole clusters are drawn with replacement and every case takes its
+cluster's multiplicity: the images of a patient (or study) enter a replicate together. Clusters are numbered in
+order of first appearance (`cluster_numbers`), so when every cluster holds one case the draws, and every number
+computed from them, are exactly those of the case-level bootstrap.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
+
 import numpy as np
+
+
+def cluster_numbers(keys: Sequence[Hashable]) -> np.ndarray:
+    """(n,) int64 cluster number per case, 0, 1, 2, ... in order of first appearance."""
+    numbers: dict[Hashable, int] = {}
+    return np.fromiter((numbers.setdefault(k, len(numbers)) for k in keys), dtype=np.int64, count=len(keys))
 
 
 def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -11,12 +25,23 @@ def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.integers(0, n, size=(n_boot, n), dtype=np.int64)
 
 
-def bootstrap_counts(n: int, n_boot: int, seed: int, chunk_rows: int = 64) -> np.ndarray:
+def bootstrap_counts(
+    n: int, n_boot: int, seed: int, chunk_rows: int = 64, clusters: np.ndarray | None = None
+) -> np.ndarray:
     """(n_boot, n) int32 multiplicities of each case in each replicate (same draws as `bootstrap_indices`).
 
     Drawn in row chunks from the same generator, which yields the same stream as one big draw, so memory stays
-    at one (chunk_rows, n) index block.
+    at one (chunk_rows, n) index block. With `clusters` ((n,) numbers from `cluster_numbers`) the clusters are
+    drawn and each case gets its cluster's count.
     """
+    if clusters is not None:
+        clusters = np.asarray(clusters, dtype=np.int64)
+        if clusters.shape != (n,) or (n and (clusters.min() < 0)):
+            raise ValueError(
+                f"clusters must be ({n},) non-negative cluster numbers, got shape {clusters.shape}"
+            )
+        n_clusters = int(clusters.max()) + 1 if n else 0
+        return bootstrap_counts(n_clusters, n_boot, seed, chunk_rows)[:, clusters]
     rng = np.random.default_rng(seed)
     counts = np.empty((n_boot, n), dtype=np.int32)
     offsets = (np.arange(chunk_rows, dtype=np.int64) * n)[:, None]

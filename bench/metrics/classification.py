@@ -34,7 +34,8 @@ CONVENTIONS: dict[str, Any] = {
     "replicate and the macro mean is taken over the remaining labels (NaN if none remain)",
     "per_label_ci": "per-label 95 % CIs in notes['per_label_ci95'][metric][label] as [lo, hi]",
     "delong": "per-label DeLong 95 % CI (Sun & Xu 2014 fast DeLong, normal approximation, clipped to "
-    "[0, 1]) in notes['delong_auc_ci95'][label]; needs >= 2 positives and >= 2 negatives",
+    "[0, 1]) in notes['delong_auc_ci95'][label]; needs >= 2 positives and >= 2 negatives; with clusters "
+    "(patients, studies) Obuchowski's clustered variance instead, in notes['obuchowski_auc_ci95'][label]",
 }
 
 
@@ -235,12 +236,14 @@ def score_classification(
     n_boot: int = 0,
     seed: int = 0,
     ci_method: str = "bootstrap",
+    clusters: np.ndarray | None = None,
 ) -> TaskResult:
     """Per-label and macro AUC / AP with optional CIs.
 
     ci_method: "bootstrap" = every CI from the case bootstrap (n_boot > 0); "delong" = per-label AUC CIs in
     notes['per_label_ci95']['auc'] from DeLong, all other CIs still bootstrap (None when n_boot == 0).
     DeLong CIs are always reported in notes['delong_auc_ci95'].
+    clusters: (n,) cluster numbers (`bench.metrics.bootstrap.cluster_numbers`): the bootstrap draws clusters.
     """
     if ci_method not in ("bootstrap", "delong"):
         raise ValueError(f"ci_method must be 'bootstrap' or 'delong', got {ci_method!r}")
@@ -268,16 +271,29 @@ def score_classification(
         notes["macro_undefined"] = "no label has both classes among known values"
 
     delong: dict[str, list[float] | None] = {}
-    for j, name in enumerate(label_names):
-        _, y, s = _known_cases(y_true, y_score, j)
-        delong[name] = _ci_list(delong_auc_ci(y, s).ci) if scored[j] else None
-    notes["delong_auc_ci95"] = delong
-    notes["delong_method"] = "fast DeLong (Sun & Xu 2014), AUC +/- 1.96 sqrt(var), clipped to [0, 1]"
+    if clusters is None:
+        for j, name in enumerate(label_names):
+            _, y, s = _known_cases(y_true, y_score, j)
+            delong[name] = _ci_list(delong_auc_ci(y, s).ci) if scored[j] else None
+        notes["delong_auc_ci95"] = delong
+        notes["delong_method"] = "fast DeLong (Sun & Xu 2014), AUC +/- 1.96 sqrt(var), clipped to [0, 1]"
+    else:
+        from bench.metrics.clustered_auc import clustered_auc_labels
+
+        for name, res in zip(label_names, clustered_auc_labels(y_true, y_score, clusters), strict=True):
+            delong[name] = _ci_list(res.ci95) if res is not None and res.ci95 is not None else None
+        notes["obuchowski_auc_ci95"] = delong
+        notes["obuchowski_method"] = (
+            "Obuchowski (Biometrics 1997) nonparametric clustered AUC variance, AUC +/- 1.96 sqrt(var), clipped "
+            "to [0, 1]; equals DeLong when every cluster holds one image"
+        )
 
     macro_ci: dict[str, tuple[float, float] | None] = {"auc_macro": None, "ap_macro": None}
     per_label_ci: dict[str, dict[str, list[float] | None]] = {}
     if n_boot > 0:
-        boot_auc, boot_ap = _replicates(labels, bootstrap_counts(y_true.shape[0], n_boot, seed))
+        boot_auc, boot_ap = _replicates(
+            labels, bootstrap_counts(y_true.shape[0], n_boot, seed, clusters=clusters)
+        )
         macro_ci["auc_macro"] = percentile_ci(_nanmean_rows(boot_auc)) if scored.any() else None
         macro_ci["ap_macro"] = percentile_ci(_nanmean_rows(boot_ap)) if scored.any() else None
         for metric, reps in (("auc", boot_auc), ("ap", boot_ap)):

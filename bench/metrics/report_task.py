@@ -53,6 +53,7 @@ def score_report(
     bertscore_idf: bool = False,
     bertscore_baseline: str | None = None,
     run_meteor: bool = True,
+    clusters: np.ndarray | None = None,
 ) -> TaskResult:
     from bench.metrics.clinical_efficacy import CE5_LABELS, CE_METRIC_NAMES, ce_bootstrap, ce_metrics
     from bench.metrics.labeler import LABELER_VERSION, LABELSETS, label_reports
@@ -61,7 +62,7 @@ def score_report(
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references but {len(hyps)} generated reports")
     n = len(refs)
-    counts = bootstrap_counts(n, n_boot, seed) if n_boot > 0 else None
+    counts = bootstrap_counts(n, n_boot, seed, clusters=clusters) if n_boot > 0 else None
     notes: dict[str, Any] = {"unavailable": {}}
     conventions: dict[str, Any] = dict(CONVENTIONS)
     metrics: dict[str, MetricValue] = {}

@@ -282,6 +282,7 @@ def score_segmentation(
     hd95_one_empty: str = "exclude",
     n_boot: int = 0,
     seed: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> TaskResult:
     """Dice / IoU / HD95 per structure and their means over structures.
 
@@ -300,7 +301,7 @@ def score_segmentation(
     _validate_spacing(spacing, n_images)
     counts = None
     if n_boot > 0 and n_images > 0:
-        counts = bootstrap_counts(n_images, n_boot, seed).astype(float)
+        counts = bootstrap_counts(n_images, n_boot, seed, clusters=clusters).astype(float)
 
     metric_names = ["dice", "iou"] + (["hd95_px", "hd95_mm"] if hd95 else [])
     per_label: dict[str, dict[str, float | None]] = {name: {} for name in metric_names}

@@ -213,7 +213,14 @@ def compare_files(
         "n": len(a.gt),
         "diff_definition": "A - B",
         "comparisons": comparisons,
-        "settings": {"bootstrap_replicates": n_boot, "permutations": n_perm, "seed": seed, "labels": labels},
+        # Paired tests still resample and swap single images (cluster-level paired tests: issue 11, open).
+        "settings": {
+            "bootstrap_replicates": n_boot,
+            "permutations": n_perm,
+            "seed": seed,
+            "labels": labels,
+            "cluster": "image",
+        },
         "provenance": {
             "inputs": file_provenance({"gt": gt_path, "pred_a": pred_a_path, "pred_b": pred_b_path}),
             "ids_sha256": sha256_text_lines(sorted(a.ids)),

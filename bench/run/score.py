@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bench.metrics.types import TaskResult
-from bench.records import atomic_write_text
+from bench.records import RecordError, atomic_write_text
 from bench.run.align import (
     Aligned,
     align,
@@ -43,10 +43,18 @@ class ScoreSettings:
     bertscore_idf: bool = False
     bertscore_baseline: str | None = None
     meteor: bool = True
+    # Resampling unit of every CI and test: "patient", "study", "image", or None = the finest the ground truth
+    # allows (patient where every record carries meta.patient, else study, else image).
+    cluster: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def for_task(self, task: str) -> dict[str, Any]:
-        common = {"bootstrap_replicates": self.n_boot, "seed": self.seed, "ci_level": 0.95}
+        common = {
+            "bootstrap_replicates": self.n_boot,
+            "seed": self.seed,
+            "ci_level": 0.95,
+            "cluster": self.cluster,
+        }
         if task == "classification":
             return {**common, "labels": self.labels}
         if task == "localization":
@@ -64,13 +72,67 @@ class ScoreSettings:
         }
 
 
-def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
+CLUSTER_UNITS = ("patient", "study", "image")
+
+
+@dataclass(frozen=True)
+class ClusterUnit:
+    unit: str
+    clusters: np.ndarray | None  # (n,) cluster numbers in gt order; None for images
+    n_clusters: int
+
+
+def resolve_cluster(data: Aligned, requested: str | None) -> ClusterUnit:
+    """The resampling unit of the scored ground truth (see `ScoreSettings.cluster`); RecordError when the ground
+    truth does not carry the requested key or one study maps to two patients."""
+    from bench.metrics.bootstrap import cluster_numbers
+
+    if requested is not None and requested not in CLUSTER_UNITS:
+        raise ValueError(f"cluster unit {requested!r}: choose one of {', '.join(CLUSTER_UNITS)}")
+    metas = [(line, record, record.meta or {}) for line, record in data.gt]
+    study_patient: dict[Any, tuple[Any, int]] = {}
+    for line, record, meta in metas:
+        study, patient = meta.get("study"), meta.get("patient")
+        if study is not None and patient is not None:
+            first = study_patient.setdefault(study, (patient, line))
+            if first[0] != patient:
+                raise RecordError(
+                    data.gt_path,
+                    line,
+                    f"record {record.id!r}: study {study!r} belongs to patient {first[0]!r} at line {first[1]} "
+                    f"but to {patient!r} here: a study is one patient's",
+                )
+    unit = requested
+    if unit is None:
+        unit = next(
+            (k for k in ("patient", "study") if metas and all(m.get(k) is not None for *_, m in metas)),
+            "image",
+        )
+    if unit == "image":
+        return ClusterUnit("image", None, len(metas))
+    for line, record, meta in metas:
+        if meta.get(unit) is None:
+            raise RecordError(
+                data.gt_path,
+                line,
+                f"record {record.id!r} has no meta.{unit}: --cluster {unit} needs it on every ground-truth "
+                f"record (this dataset's adapter does not provide it; use --cluster image)",
+            )
+    clusters = cluster_numbers([str(meta[unit]) for *_, meta in metas])
+    return ClusterUnit(unit, clusters, int(clusters.max()) + 1 if clusters.size else 0)
+
+
+def score_aligned(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit | None = None) -> TaskResult:
     """Dispatch to the pure task scorer (imported lazily: some pull heavy libraries)."""
+    cluster = cluster or resolve_cluster(data, settings.cluster)
+    clusters = cluster.clusters
     if data.task == "classification":
         from bench.metrics.classification import score_classification
 
         y_true, y_score, labels = classification_arrays(data, settings.labels)
-        result = score_classification(y_true, y_score, labels, n_boot=settings.n_boot, seed=settings.seed)
+        result = score_classification(
+            y_true, y_score, labels, n_boot=settings.n_boot, seed=settings.seed, clusters=clusters
+        )
         scored = y_score[~np.isnan(y_score)]
         binary = scored.size > 0 and bool(np.isin(scored, (0.0, 1.0)).all())
         result.notes["score_type"] = "binary" if binary else "continuous"
@@ -87,7 +149,11 @@ def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
         inputs = detection_inputs(data, settings.labels)
         ignored = inputs.pop("ignored_pred_boxes")
         result = score_localization(
-            DetectionSet(**inputs), n_boot=settings.n_boot, seed=settings.seed, froc_hit=settings.froc_hit
+            DetectionSet(**inputs),
+            n_boot=settings.n_boot,
+            seed=settings.seed,
+            froc_hit=settings.froc_hit,
+            clusters=clusters,
         )
         result.notes["predicted_boxes_with_labels_outside_vocabulary"] = ignored
         return result
@@ -102,6 +168,7 @@ def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
             empty_rule=settings.empty_rule,
             n_boot=settings.n_boot,
             seed=settings.seed,
+            clusters=clusters,
         )
     from bench.metrics.report_task import score_report
 
@@ -117,6 +184,7 @@ def score_aligned(data: Aligned, settings: ScoreSettings) -> TaskResult:
         bertscore_idf=settings.bertscore_idf,
         bertscore_baseline=settings.bertscore_baseline,
         run_meteor=settings.meteor,
+        clusters=clusters,
     )
     if settings.bertscore_model is not None:
         result.conventions["bertscore"]["model_fingerprint"] = model_fingerprint(settings.bertscore_model)
@@ -157,7 +225,16 @@ def build_results(
     task: str, gt_path: str | Path, pred_path: str | Path, settings: ScoreSettings
 ) -> dict[str, Any]:
     data = align(task, gt_path, pred_path)
-    result = score_aligned(data, settings)
+    cluster = resolve_cluster(data, settings.cluster)
+    result = score_aligned(data, settings, cluster)
+    result.conventions["cluster"] = {
+        "unit": cluster.unit,
+        "n_clusters": cluster.n_clusters,
+        "rule": "every bootstrap replicate draws whole clusters with replacement (all images of a drawn "
+        f"{cluster.unit} together)"
+        if cluster.unit != "image"
+        else "images are resampled as independent cases",
+    }
     if ground_truth := ground_truth_conventions(data):
         result.conventions["ground_truth"] = ground_truth
     body = result.to_json()
@@ -168,7 +245,7 @@ def build_results(
         "metrics": body["metrics"],
         "per_label": body["per_label"],
         "conventions": body["conventions"],
-        "settings": settings.for_task(task),
+        "settings": settings.for_task(task) | {"cluster": cluster.unit, "n_clusters": cluster.n_clusters},
         "notes": body["notes"],
         "provenance": {
             "inputs": file_provenance({"gt": data.gt_path, "pred": data.pred_path}),

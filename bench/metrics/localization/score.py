@@ -130,13 +130,18 @@ def _value(x: float) -> float | None:
 
 
 def score_localization(
-    data: DetectionSet, *, n_boot: int = 0, seed: int = 0, froc_hit: str = DEFAULT_HIT_RULE
+    data: DetectionSet,
+    *,
+    n_boot: int = 0,
+    seed: int = 0,
+    froc_hit: str = DEFAULT_HIT_RULE,
+    clusters: np.ndarray | None = None,
 ) -> TaskResult:
     """Localization metrics of `data` with 95 % image-bootstrap CIs when `n_boot` > 0."""
     flat = flatten(data)
     weights = np.ones((1, flat.n_images))
     if n_boot > 0:
-        weights = np.vstack([weights, bootstrap_counts(flat.n_images, n_boot, seed)])
+        weights = np.vstack([weights, bootstrap_counts(flat.n_images, n_boot, seed, clusters=clusters)])
     reps = weighted_localization_metrics(flat, weights, froc_hit=froc_hit)
     names = data.label_names
 
