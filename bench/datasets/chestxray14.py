@@ -103,6 +103,8 @@ All views (PA and AP) and all follow-ups are kept."""
                         "dataset": self.name,
                         "split": split,
                         "patient": row["Patient ID"],
+                        # one image per study: the README's "studies" are the images (fact `cluster_keys`)
+                        "study": name,
                         "view": row["View Position"],
                         "follow_up": row["Follow-up #"],
                         "path": path.relative_to(root).as_posix(),

@@ -216,10 +216,11 @@ All views (frontal and lateral) are kept."""
                     "meta": {
                         "dataset": self.name,
                         "split": split,
-                        "patient": patient.group(0) if patient else None,
+                        # cluster keys from the path (fact `cluster_keys`); absent, never None, if it has none
+                        **({"patient": patient.group(0)} if patient else {}),
+                        **({"study": study.group(0)} if study else {}),
                         "view": view,
                         "frontal_lateral": raw.get("Frontal/Lateral"),
-                        "study": study.group(0) if study else None,
                         "label_rules": label_conventions(self.uncertain, self.blank, self.no_finding),
                         "path": path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path),
                     },

@@ -16,6 +16,9 @@ FIX = "extract MontgomerySet (CXR_png/, ManualMask/leftMask/, ManualMask/rightMa
 # sides: leftMask is the lung on the image's left, under the R marker, i.e. the patient's right lung (fact
 # `mask_semantics`).
 MASKS = {"right lung": "leftMask", "left lung": "rightMask"}
+# Images whose reading says "same pt as MCUCXR_nnnn_1" (fact `cluster_keys`: 138 images of 135 patients): each
+# takes the case number of the first image of its patient as meta.patient (and so its split).
+SAME_PATIENT = {"MCUCXR_0117": "MCUCXR_0113", "MCUCXR_0166": "MCUCXR_0162", "MCUCXR_0170": "MCUCXR_0162"}
 
 
 @register
@@ -41,7 +44,9 @@ Label Tuberculosis from the file name; masks 'right lung' (leftMask: the lung on
 
         self._check_split(split)
         root = Path(root)
-        for path, patient, tb, (width, height) in nlm_tb.images(root, self.name, "MCUCXR", split, FIX):
+        for path, patient, tb, (width, height) in nlm_tb.images(
+            root, self.name, "MCUCXR", split, FIX, SAME_PATIENT
+        ):
             masks = {}
             for structure, folder in MASKS.items():
                 mask_path = path.parent.parent / "ManualMask" / folder / path.name

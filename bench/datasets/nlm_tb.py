@@ -1,7 +1,7 @@
 """Shared reading of the two NLM tuberculosis sets (Jaeger et al., QIMS 2014): Shenzhen and Montgomery.
 
-Neither has an official split: cxrbench ships a seeded patient-level split (bench/datasets/splits/<name>.json,
-one image per patient): bucket = sha256('cxrbench-split-v1:<dataset>:<patient>') -> train 70 % / val 10 % /
+Neither has an official split: cxrbench ships a seeded patient-level split (bench/datasets/splits/<name>.json):
+bucket = sha256('cxrbench-split-v1:<dataset>:<patient>') -> train 70 % / val 10 % /
 test 20 %. The file lists the assignment of every known patient id; ids not in it follow the same rule.
 """
 
@@ -73,9 +73,13 @@ def release_root(root: Path) -> Path:
 
 
 def images(
-    root: Path, dataset: str, prefix: str, split: str, fix: str
+    root: Path, dataset: str, prefix: str, split: str, fix: str, same_patient: dict[str, str] | None = None
 ) -> Iterator[tuple[Path, str, int, tuple[int, int]]]:
-    """(path, patient, tb label, (width, height)) of the split's images in CXR_png/."""
+    """(path, patient, tb label, (width, height)) of the split's images in CXR_png/.
+
+    The patient is the case number (`<prefix>_NNNN`), or `same_patient[case]` where the readings name another
+    image of the same patient; the seeded split assigns by patient, so such images share a split.
+    """
     folder = release_root(root) / "CXR_png"
     if not folder.is_dir():
         raise LayoutError(folder, "image folder not found", fix=fix)
@@ -86,7 +90,8 @@ def images(
         if match is None:
             raise LayoutError(path, f"file name is not {prefix}_NNNN_0|1.png", fix=fix)
         found = True
-        if split_of(dataset, match.group(1), shipped) == split:
-            yield path, match.group(1), int(match.group(2)), image_size(path)
+        patient = (same_patient or {}).get(match.group(1), match.group(1))
+        if split_of(dataset, patient, shipped) == split:
+            yield path, patient, int(match.group(2)), image_size(path)
     if not found:
         raise LayoutError(folder, f"no {prefix}_NNNN_0|1.png images", fix=fix)

@@ -43,8 +43,8 @@ class ScoreSettings:
     bertscore_idf: bool = False
     bertscore_baseline: str | None = None
     meteor: bool = True
-    # Resampling unit of every CI and test: "patient", "study", "image", or None = the finest the ground truth
-    # allows (patient where every record carries meta.patient, else study, else image).
+    # Resampling unit of every CI and test: "patient", "study", "image", or None = the coarsest unit the ground truth
+    # carries (patient where every record carries meta.patient, else study, else image).
     cluster: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -46,7 +46,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
     split_lists: dict[str, list[str]] = {s: [] for s in split_names}
     patient, follow_up, count = 0, 0, 0
     while count < n:
-        if follow_up == 0 or rng.random() < 0.5:
+        if patient == 0 or rng.random() < 0.5:  # else a follow-up image of the same patient
             patient, follow_up = patient + 1, 0
             split = choose_split(rng, patient - 1, {split_names[0]: 0.65, split_names[1]: 0.35})
         else:
