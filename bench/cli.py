@@ -330,6 +330,12 @@ def run(
     ] = 16,
     workers: Annotated[int, typer.Option(min=0, help="DataLoader workers for decoding and resizing.")] = 2,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for the 95% CIs.")] = 1000,
+    cluster: Annotated[
+        ClusterUnit | None,
+        typer.Option(
+            help="Resampling unit of the CIs (default: patient, else study, else image, as the ground truth allows)."
+        ),
+    ] = None,
 ) -> None:
     """Run a model on a benchmark (resumable; sharded under torchrun) and score it."""
     from bench.run.cli_run import run_command
@@ -348,6 +354,7 @@ def run(
             batch_size=batch_size,
             workers=workers,
             n_boot=bootstrap,
+            cluster=cluster.value if cluster else None,
             console=err,
         )  # fmt: skip
     )
@@ -381,12 +388,27 @@ def suite(
     ],
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     workers: Annotated[int, typer.Option(min=0, help="DataLoader workers.")] = 2,
+    cluster: Annotated[
+        ClusterUnit | None,
+        typer.Option(
+            help="Resampling unit of the CIs (default: patient, else study, else image, as the ground truth allows)."
+        ),
+    ] = None,
 ) -> None:
     """Run every benchmark × task × mode of a suite."""
     from bench.run.cli_run import suite_command
 
     raise typer.Exit(
-        suite_command(model, suite_name, out_path, data, device=device, workers=workers, console=err)
+        suite_command(
+            model,
+            suite_name,
+            out_path,
+            data,
+            device=device,
+            workers=workers,
+            cluster=cluster.value if cluster else None,
+            console=err,
+        )
     )
 
 

@@ -109,11 +109,15 @@ def test_default_unit_is_the_finest_the_ground_truth_carries(tmp_path: Path) -> 
 
 
 def test_missing_cluster_key_and_a_study_of_two_patients_are_located(tmp_path: Path) -> None:
-    metas: list[dict | None] = [{"patient": "p0"}, {"patient": "p1"}, None, {"patient": "p2"}]
+    metas: list[dict | None] = [{"patient": "p0"}, {"patient": "p0"}, None, {"patient": "p2"}]
     gt, pred = _files(tmp_path, metas)
+    partial = resolve_cluster(align("classification", gt, pred), None)
+    assert (partial.unit, partial.n_clusters, partial.without_key) == ("patient", 3, 1)
+    assert partial.clusters.tolist() == [0, 0, 1, 2]  # the record without a patient is its own cluster
+    gt, pred = _files(tmp_path, [None, {"study": "s1"}])
     with pytest.raises(RecordError, match="no meta.patient") as error:
         resolve_cluster(align("classification", gt, pred), "patient")
-    assert error.value.line == 3
+    assert error.value.line == 1
     gt, pred = _files(tmp_path, [{"patient": "p0", "study": "s0"}, {"patient": "p1", "study": "s0"}])
     with pytest.raises(RecordError, match="study 's0' belongs to patient 'p0'") as error:
         resolve_cluster(align("classification", gt, pred), None)

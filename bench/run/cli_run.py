@@ -22,7 +22,9 @@ def _error(console: Console, message: str) -> None:
     console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
 
 
-def _settings(n_boot: int, seed: int, meteor: bool, bertscore: bool) -> ScoreSettings:
+def _settings(
+    n_boot: int, seed: int, meteor: bool, bertscore: bool, cluster: str | None = None
+) -> ScoreSettings:
     model, layers = None, None
     if bertscore:
         try:
@@ -33,7 +35,12 @@ def _settings(n_boot: int, seed: int, meteor: bool, bertscore: bool) -> ScoreSet
         except ImportError:
             pass
     return ScoreSettings(
-        n_boot=n_boot, seed=seed, meteor=meteor, bertscore_model=model, bertscore_layers=layers
+        n_boot=n_boot,
+        seed=seed,
+        meteor=meteor,
+        bertscore_model=model,
+        bertscore_layers=layers,
+        cluster=cluster,
     )
 
 
@@ -67,6 +74,7 @@ def run_command(
     n_boot: int = 1000,
     meteor: bool = True,
     bertscore: bool = True,
+    cluster: str | None = None,
     console: Console | None = None,
 ) -> int:
     from bench.run.runner import RunError, run
@@ -75,7 +83,7 @@ def run_command(
     try:
         outcome = run(
             model, dataset, root, split, mode, fraction, seed, out, device, batch_size, workers,
-            settings=_settings(n_boot, seed, meteor, bertscore),
+            settings=_settings(n_boot, seed, meteor, bertscore, cluster),
         )  # fmt: skip
     except (RunError, FileNotFoundError, NotImplementedError, KeyError) as exc:
         _error(console, str(exc.args[0]) if exc.args else str(exc))
@@ -138,6 +146,7 @@ def suite_command(
     n_boot: int | None = None,
     meteor: bool = True,
     bertscore: bool = True,
+    cluster: str | None = None,
     console: Console | None = None,
 ) -> int:
     from bench.run.runner import RunError
@@ -147,7 +156,7 @@ def suite_command(
     try:
         run_suite(
             model, suite, out, data, device=device, batch_size=batch_size, workers=workers, n_boot=n_boot,
-            settings=_settings(0, 0, meteor, bertscore), console=console,
+            settings=_settings(0, 0, meteor, bertscore, cluster), console=console,
         )  # fmt: skip
     except (LayoutError, RecordError) as exc:
         _error(console, str(exc))

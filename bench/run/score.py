@@ -44,7 +44,8 @@ class ScoreSettings:
     bertscore_baseline: str | None = None
     meteor: bool = True
     # Resampling unit of every CI and test: "patient", "study", "image", or None = the coarsest unit the ground truth
-    # carries (patient where every record carries meta.patient, else study, else image).
+    # carries (patient where records carry meta.patient, else study, else image); records without the key are
+    # each their own cluster.
     cluster: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -80,6 +81,7 @@ class ClusterUnit:
     unit: str
     clusters: np.ndarray | None  # (n,) cluster numbers in gt order; None for images
     n_clusters: int
+    without_key: int = 0  # records lacking the key: each its own cluster
 
 
 def resolve_cluster(data: Aligned, requested: str | None) -> ClusterUnit:
@@ -105,21 +107,23 @@ def resolve_cluster(data: Aligned, requested: str | None) -> ClusterUnit:
     unit = requested
     if unit is None:
         unit = next(
-            (k for k in ("patient", "study") if metas and all(m.get(k) is not None for *_, m in metas)),
-            "image",
+            (k for k in ("patient", "study") if any(m.get(k) is not None for *_, m in metas)), "image"
         )
     if unit == "image":
         return ClusterUnit("image", None, len(metas))
-    for line, record, meta in metas:
-        if meta.get(unit) is None:
-            raise RecordError(
-                data.gt_path,
-                line,
-                f"record {record.id!r} has no meta.{unit}: --cluster {unit} needs it on every ground-truth "
-                f"record (this dataset's adapter does not provide it; use --cluster image)",
-            )
-    clusters = cluster_numbers([str(meta[unit]) for *_, meta in metas])
-    return ClusterUnit(unit, clusters, int(clusters.max()) + 1 if clusters.size else 0)
+    if metas and all(meta.get(unit) is None for *_, meta in metas):
+        line, record, _ = metas[0]
+        raise RecordError(
+            data.gt_path,
+            line,
+            f"record {record.id!r} has no meta.{unit}, nor has any other ground-truth record: --cluster {unit} "
+            f"needs it (this dataset's adapter does not provide it; use --cluster image)",
+        )
+    # A record without the key (a publisher that names the patient of most images only) is its own cluster.
+    keys = [(unit, str(m[unit])) if m.get(unit) is not None else ("record", str(r.id)) for _, r, m in metas]
+    clusters = cluster_numbers(keys)
+    without = sum(1 for *_, m in metas if m.get(unit) is None)
+    return ClusterUnit(unit, clusters, int(clusters.max()) + 1 if clusters.size else 0, without)
 
 
 def score_aligned(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit | None = None) -> TaskResult:
@@ -232,6 +236,11 @@ def build_results(
         "n_clusters": cluster.n_clusters,
         "rule": "every bootstrap replicate draws whole clusters with replacement (all images of a drawn "
         f"{cluster.unit} together)"
+        + (
+            f"; {cluster.without_key} images without meta.{cluster.unit} are each their own cluster"
+            if cluster.without_key
+            else ""
+        )
         if cluster.unit != "image"
         else "images are resampled as independent cases",
     }
