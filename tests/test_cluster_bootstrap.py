@@ -157,3 +157,15 @@ def test_analytic_auc_ci_is_obuchowski_with_clusters_and_delong_without() -> Non
     lo, hi = clustered.notes["obuchowski_auc_ci95"]["x"]
     d_lo, d_hi = plain.notes["delong_auc_ci95"]["x"]
     assert hi - lo > 1.3 * (d_hi - d_lo)  # three correlated images per patient: wider than DeLong's
+
+
+def test_tables_and_report_state_the_unit(tmp_path: Path) -> None:
+    from leaderboards.conventions import convention_footnote
+    from leaderboards.report import metrics_table
+
+    gt, pred = _files(tmp_path, [{"patient": f"p{k // 2}"} for k in range(10)])
+    results = build_results("classification", gt, pred, ScoreSettings(n_boot=30))
+    assert "bootstrap over patients (5 patients), 30 replicates" in convention_footnote(
+        "classification", "auc_macro", results
+    )
+    assert "bootstrap over patients (5 clusters), 30 replicates" in metrics_table(results)

@@ -58,7 +58,14 @@ def metrics_table(results: dict[str, Any]) -> str:
         for name, m in results.get("metrics", {}).items()
     ]
     head = "<tr><th>metric</th><th>value</th><th>95 % CI</th></tr>"
-    return f'<table class="metrics">{head}{"".join(rows)}</table>'
+    settings = results.get("settings") or {}
+    unit = settings.get("cluster") or "image"
+    caption = (
+        f"<caption>95 % CIs: bootstrap over {_esc(unit)}s"
+        + (f" ({settings['n_clusters']} clusters)" if "n_clusters" in settings else "")
+        + f", {settings.get('bootstrap_replicates', 0)} replicates</caption>"
+    )
+    return f'<table class="metrics">{caption}{head}{"".join(rows)}</table>'
 
 
 def per_label_table(results: dict[str, Any]) -> str:
