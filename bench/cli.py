@@ -48,6 +48,16 @@ class ClusterUnit(StrEnum):
     image = "image"
 
 
+class Level(StrEnum):
+    image = "image"
+    study = "study"
+
+
+class StudyAggregate(StrEnum):
+    max = "max"
+    mean = "mean"
+
+
 class EmptyRule(StrEnum):
     exclude = "exclude"
     one = "one"
@@ -123,6 +133,16 @@ def score(
             "(default: patient where the ground truth carries meta.patient, else study, else image)."
         ),
     ] = None,
+    level: Annotated[
+        Level | None,
+        typer.Option(
+            help="One case per image or per study (meta.study); default: study for reports whose ground truth "
+            "names every image's study, else image."
+        ),
+    ] = None,
+    study_aggregate: Annotated[
+        StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
+    ] = StudyAggregate.max,
     quiet: Annotated[bool, typer.Option(help="Do not print the metric table.")] = False,
 ) -> None:
     """Score a prediction file against ground truth and write one results JSON."""
@@ -141,6 +161,8 @@ def score(
         bertscore_baseline=str(bertscore_baseline) if bertscore_baseline else None,
         meteor=meteor,
         cluster=cluster.value if cluster else None,
+        level=level.value if level else None,
+        study_aggregate=study_aggregate.value,
     )
     results = _guarded(lambda: score_files(task.value, gt, pred, out_path, settings))
     if not quiet:

@@ -122,6 +122,8 @@ def _settings(results: dict[str, Any]) -> Any:
         "bertscore_baseline",
         "meteor",
         "cluster",
+        "level",
+        "study_aggregate",
     ):
         if key in stored:
             kwargs[key] = stored[key]

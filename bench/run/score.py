@@ -47,6 +47,10 @@ class ScoreSettings:
     # carries (patient where records carry meta.patient, else study, else image); records without the key are
     # each their own cluster.
     cluster: str | None = None
+    # Scoring level: "image", "study" (one case per study, bench.run.study_level), or None = study for reports whose
+    # ground truth names every image's study, image otherwise. `study_aggregate` reduces a study's label scores.
+    level: str | None = None
+    study_aggregate: str = "max"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def for_task(self, task: str) -> dict[str, Any]:
@@ -228,9 +232,17 @@ def ground_truth_conventions(data: Aligned) -> dict[str, Any]:
 def build_results(
     task: str, gt_path: str | Path, pred_path: str | Path, settings: ScoreSettings
 ) -> dict[str, Any]:
+    from bench.run.study_level import LEVELS, default_level, describe, to_study_level
+
     data = align(task, gt_path, pred_path)
+    level = settings.level or default_level(data)
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r}: choose one of {', '.join(LEVELS)}")
+    if level == "study":
+        data = to_study_level(data, settings.study_aggregate)
     cluster = resolve_cluster(data, settings.cluster)
     result = score_aligned(data, settings, cluster)
+    result.conventions["level"] = describe(task, level, settings.study_aggregate)
     result.conventions["cluster"] = {
         "unit": cluster.unit,
         "n_clusters": cluster.n_clusters,
@@ -254,7 +266,13 @@ def build_results(
         "metrics": body["metrics"],
         "per_label": body["per_label"],
         "conventions": body["conventions"],
-        "settings": settings.for_task(task) | {"cluster": cluster.unit, "n_clusters": cluster.n_clusters},
+        "settings": settings.for_task(task)
+        | {"cluster": cluster.unit, "n_clusters": cluster.n_clusters, "level": level}
+        | (
+            {"study_aggregate": settings.study_aggregate}
+            if level == "study" and task == "classification"
+            else {}
+        ),
         "notes": body["notes"],
         "provenance": {
             "inputs": file_provenance({"gt": data.gt_path, "pred": data.pred_path}),
