@@ -184,8 +184,16 @@ def compare(
     permutations: Annotated[int, typer.Option(min=1, help="Approximate-randomization permutations.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     labels: Annotated[str | None, typer.Option(help="Comma-separated labels (default: all in GT).")] = None,
+    cluster: Annotated[
+        ClusterUnit | None,
+        typer.Option(
+            help="Unit the paired tests resample and swap: whole patients, studies or images "
+            "(default: patient where the ground truth carries meta.patient, else study, else image)."
+        ),
+    ] = None,
 ) -> None:
-    """Paired tests between two prediction files on the same cases (bootstrap, approximate randomization, DeLong)."""
+    """Paired tests between two prediction files on the same cases (bootstrap, approximate randomization, per-label
+    AUC test: DeLong, or Obuchowski's clustered test when the unit is a patient or study)."""
     from bench.run.compare import compare_files
 
     results = _guarded(
@@ -200,9 +208,13 @@ def compare(
             n_perm=permutations,
             seed=seed,
             labels=_split_labels(labels),
+            cluster=cluster.value if cluster else None,
         )
     )
-    table = Table(title=f"{task.value}: A = {pred_a.name}, B = {pred_b.name} (n = {results['n']})")
+    unit = results["settings"]["cluster"]
+    plural = {"patient": "patients", "study": "studies"}
+    clusters = "" if unit == "image" else f", {results['settings']['n_clusters']} {plural[unit]} resampled"
+    table = Table(title=f"{task.value}: A = {pred_a.name}, B = {pred_b.name} (n = {results['n']}{clusters})")
     for col in ("metric", "A", "B", "A − B", "95% CI", "p (bootstrap)", "p (AR)"):
         table.add_column(col, justify="right" if col != "metric" else "left")
     for name, c in results["comparisons"].items():

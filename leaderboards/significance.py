@@ -25,16 +25,24 @@ def _inputs(source_results: dict[str, Any], run_dir: Path) -> tuple[Path, Path, 
     )
 
 
-def _delong_p(col: Column, gt: Path, pred_a: Path, pred_b: Path, settings: dict[str, Any]) -> float:
-    from bench.metrics.significance import delong_paired_test
+def _cluster_unit(settings: dict[str, Any]) -> str:
+    """The unit the results' CIs were computed at; results from before cluster units resampled images."""
+    return settings.get("cluster") or "image"
+
+
+def _auc_p(col: Column, gt: Path, pred_a: Path, pred_b: Path, settings: dict[str, Any]) -> float:
+    """Per-label paired AUC test at the results' cluster unit (DeLong for images, Obuchowski for clusters)."""
     from bench.run.align import align, classification_arrays
+    from bench.run.compare import paired_auc_test
+    from bench.run.score import resolve_cluster
 
     label = col.metric.partition("/")[2]
-    y, s_a, names = classification_arrays(align("classification", gt, pred_a), settings.get("labels"))
+    data = align("classification", gt, pred_a)
+    y, s_a, names = classification_arrays(data, settings.get("labels"))
     _, s_b, _ = classification_arrays(align("classification", gt, pred_b), names)
     j = names.index(label)
-    known = y[:, j] == y[:, j]  # not NaN
-    return delong_paired_test(y[known, j], s_a[known, j], s_b[known, j])[4]
+    clusters = resolve_cluster(data, _cluster_unit(settings)).clusters
+    return paired_auc_test(y[:, j], s_a[:, j], s_b[:, j], clusters)[4]
 
 
 def run_test(
@@ -61,9 +69,14 @@ def run_test(
     sig = spec.significance
     scratch: tempfile.TemporaryDirectory[str] | None = None
     try:
-        if col.task == "classification" and col.metric.startswith("auc/"):  # per-label AUC: DeLong's own test
-            test.method = "DeLong paired test (fast DeLong, Sun & Xu 2014)"
-            p = _delong_p(col, gt, pred_a, pred_b, settings)
+        unit = _cluster_unit(settings)
+        if col.task == "classification" and col.metric.startswith("auc/"):  # per-label AUC: its analytic test
+            test.method = (
+                "DeLong paired test (fast DeLong, Sun & Xu 2014)"
+                if unit == "image"
+                else f"Obuchowski clustered paired AUC test (Biometrics 1997), {unit} clusters"
+            )
+            p = _auc_p(col, gt, pred_a, pred_b, settings)
             test.p_value = None if p != p else float(p)
             return test
         use_bootstrap = sig.test != "approximate_randomization"
@@ -88,6 +101,7 @@ def run_test(
             froc_hit=settings.get("froc_hit", "center_in_box"),
             empty_rule=settings.get("empty_rule", "exclude"),
             ce_labelset=settings.get("ce_labelset", "chexpert"),
+            cluster=unit,
         )
     except (ValueError, KeyError) as exc:
         test.reason = f"not testable: {exc}"
@@ -97,10 +111,12 @@ def run_test(
             scratch.cleanup()
     entry = result["comparisons"][col.metric]
     if use_bootstrap:
-        test.method = f"paired case bootstrap, {sig.n_boot} replicates, seed {sig.seed}"
+        drawn = "case" if unit == "image" else unit
+        test.method = f"paired {drawn} bootstrap, {sig.n_boot} replicates, seed {sig.seed}"
         test.p_value = entry["paired_bootstrap"]["p_value"]
     else:
-        test.method = f"approximate randomization, {sig.n_perm} permutations, seed {sig.seed}"
+        swapped = "" if unit == "image" else f" (whole {unit} clusters swapped)"
+        test.method = f"approximate randomization{swapped}, {sig.n_perm} permutations, seed {sig.seed}"
         test.p_value = entry["approximate_randomization"]["p_value"]
     if test.p_value is None:
         test.reason = "p-value undefined (no finite replicate)"

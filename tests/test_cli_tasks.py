@@ -146,7 +146,7 @@ def test_compare_identical_and_different(demo: dict[str, Path], tmp_path: Path) 
     assert c["diff"] > 0.2
     assert c["approximate_randomization"]["p_value"] == pytest.approx(1 / 201)
     assert c["paired_bootstrap"]["ci95"][0] > 0
-    assert all(row is None or 0 <= row["p_holm"] <= 1 for row in diff["delong"]["per_label"].values())
+    assert all(row is None or 0 <= row["p_holm"] <= 1 for row in diff["paired_auc"]["per_label"].values())
 
 
 def test_label_reports_csv(tmp_path: Path) -> None:

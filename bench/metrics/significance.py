@@ -1,9 +1,9 @@
 """Significance tools: DeLong AUC variance / paired test, generic paired bootstrap and approximate
-randomization for any corpus metric, and Holm's step-down correction."""
+randomization for any corpus metric (cases or whole clusters resampled / swapped), and Holm's step-down correction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -146,16 +146,54 @@ def _case_count(gt: Any, pred_a: Any, pred_b: Any) -> int:
     return n
 
 
-def paired_bootstrap(
-    metric_fn: MetricFn, gt: Any, pred_a: Any, pred_b: Any, *, n_boot: int, seed: int
+class ClusterMembers:
+    """The cases of each cluster, for expanding drawn cluster numbers into case indices without a loop.
+
+    `clusters` are (n,) numbers 0..I-1 (`bench.metrics.bootstrap.cluster_numbers`), every number used. The cases
+    of a drawn cluster come in their original order; with one case per cluster `cases(drawn)` is `drawn` itself.
+    """
+
+    def __init__(self, clusters: np.ndarray) -> None:
+        clusters = np.asarray(clusters)
+        if clusters.ndim != 1 or not np.issubdtype(clusters.dtype, np.integer):
+            raise ValueError(f"clusters must be a 1-D integer array, got {clusters.dtype} {clusters.shape}")
+        sizes = np.bincount(clusters) if clusters.size else np.zeros(0, dtype=np.int64)
+        if clusters.size and (clusters.min() < 0 or sizes.min() == 0):
+            raise ValueError(
+                "clusters must number the clusters 0..I-1 with none left empty (cluster_numbers)"
+            )
+        self.clusters = clusters.astype(np.int64)
+        self.n_clusters = int(sizes.size)
+        self._order = np.argsort(self.clusters, kind="stable")
+        self._sizes = sizes
+        self._starts = np.cumsum(sizes) - sizes
+
+    def cases(self, drawn: np.ndarray) -> np.ndarray:
+        """Case indices of the drawn clusters (with repeats), cluster after cluster in the order drawn."""
+        lengths = self._sizes[drawn]
+        shift = np.repeat(self._starts[drawn] - (np.cumsum(lengths) - lengths), lengths)
+        return self._order[shift + np.arange(shift.size)]
+
+
+def _plural(unit: str) -> str:
+    return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
+
+
+def _cluster_members(clusters: np.ndarray | None, n: int) -> ClusterMembers | None:
+    if clusters is None:
+        return None
+    members = ClusterMembers(clusters)
+    if members.clusters.shape != (n,):
+        raise ValueError(f"clusters has {members.clusters.size} entries for {n} cases")
+    return members
+
+
+def paired_bootstrap_result(
+    diff: float, reps: np.ndarray, *, n_boot: int, seed: int, unit: str | None = None
 ) -> dict[str, Any]:
-    """Paired case bootstrap of metric(a) - metric(b): the same resampled cases score both systems."""
-    n = _case_count(gt, pred_a, pred_b)
-    diff = float(metric_fn(gt, pred_a)) - float(metric_fn(gt, pred_b))
-    reps = np.empty(n_boot)
-    for r, idx in enumerate(bootstrap_indices(n, n_boot, seed)):
-        g = take(gt, idx)
-        reps[r] = float(metric_fn(g, take(pred_a, idx))) - float(metric_fn(g, take(pred_b, idx)))
+    """Interval and p-value of the paired bootstrap from the observed difference and the (B,) replicate
+    differences (NaN where a replicate is undefined); `unit` names the drawn clusters (None: cases)."""
+    reps = np.asarray(reps, dtype=float)
     finite = reps[np.isfinite(reps)]
     k = finite.size
     if k:
@@ -165,40 +203,119 @@ def paired_bootstrap(
         p = float(min(1.0, 2.0 * min(below, above)))
     else:
         p = float("nan")
+    drawn = (
+        "paired case bootstrap"
+        if unit is None
+        else f"paired cluster bootstrap (whole {_plural(unit)} drawn with replacement, all images of a drawn "
+        f"{unit} together; the same drawn clusters score both systems)"
+    )
     return {
-        "diff": diff,
+        "diff": float(diff),
         "ci95": percentile_ci(finite),
         "p": p,
         "n_boot": n_boot,
         "n_finite_replicates": int(k),
         "seed": seed,
-        "method": "paired case bootstrap of metric(a) - metric(b); 95 % percentile CI; two-sided "
+        "method": f"{drawn} of metric(a) - metric(b); 95 % percentile CI; two-sided "
         "p = min(1, 2 min((#{d* <= 0} + 1) / (B + 1), (#{d* >= 0} + 1) / (B + 1))); non-finite "
         "replicates dropped",
     }
 
 
-def approximate_randomization(
-    metric_fn: MetricFn, gt: Any, pred_a: Any, pred_b: Any, *, n_perm: int, seed: int
+def paired_bootstrap(
+    metric_fn: MetricFn,
+    gt: Any,
+    pred_a: Any,
+    pred_b: Any,
+    *,
+    n_boot: int,
+    seed: int,
+    clusters: np.ndarray | None = None,
+    unit: str = "cluster",
 ) -> dict[str, Any]:
-    """Paired approximate randomization test of metric(a) == metric(b)."""
+    """Paired bootstrap of metric(a) - metric(b): the same resampled cases score both systems.
+
+    With `clusters` ((n,) numbers from `cluster_numbers`) whole clusters are drawn (`bootstrap_indices` over the
+    clusters) and expanded to their cases; with one case per cluster the replicates are the case bootstrap's.
+    """
     n = _case_count(gt, pred_a, pred_b)
+    members = _cluster_members(clusters, n)
     diff = float(metric_fn(gt, pred_a)) - float(metric_fn(gt, pred_b))
+    reps = np.empty(n_boot)
+    draws = bootstrap_indices(n if members is None else members.n_clusters, n_boot, seed)
+    for r, drawn in enumerate(draws):
+        idx = drawn if members is None else members.cases(drawn)
+        g = take(gt, idx)
+        reps[r] = float(metric_fn(g, take(pred_a, idx))) - float(metric_fn(g, take(pred_b, idx)))
+    return paired_bootstrap_result(
+        diff, reps, n_boot=n_boot, seed=seed, unit=None if members is None else unit
+    )
+
+
+def randomization_swaps(
+    n: int, n_perm: int, seed: int, clusters: np.ndarray | None = None, chunk_rows: int = 64
+) -> Iterator[np.ndarray]:
+    """(rows, n) boolean swap masks of approximate randomization, `chunk_rows` permutations at a time.
+
+    Each permutation draws one uniform per cluster (per case without `clusters`) and swaps where it is < 1/2;
+    every case takes its cluster's draw. The chunks come from one generator in order, so the masks do not depend
+    on `chunk_rows`, and with one case per cluster they are those of the case-level test.
+    """
     rng = np.random.default_rng(seed)
+    width = n if clusters is None else (int(np.max(clusters)) + 1 if n else 0)
+    for start in range(0, n_perm, chunk_rows):
+        swap = rng.random((min(chunk_rows, n_perm - start), width)) < 0.5
+        yield swap if clusters is None else swap[:, clusters]
+
+
+def randomization_result(
+    diff: float, perm_diffs: np.ndarray, *, n_perm: int, seed: int, unit: str | None = None
+) -> dict[str, Any]:
+    """p-value of approximate randomization from the observed and the (n_perm,) permuted differences."""
     threshold = abs(diff) - _TIE_RTOL * max(1.0, abs(diff))
-    at_least = 0
-    for _ in range(n_perm):
-        swap = rng.random(n) < 0.5
-        d = float(metric_fn(gt, mix(pred_a, pred_b, swap))) - float(metric_fn(gt, mix(pred_b, pred_a, swap)))
-        at_least += int(abs(d) >= threshold)
+    at_least = int(np.count_nonzero(np.abs(np.asarray(perm_diffs, dtype=float)) >= threshold))
+    swapped = (
+        "per case swap a/b predictions with prob. 1/2"
+        if unit is None
+        else f"per {unit} swap a/b predictions with prob. 1/2 (all images of a {unit} swapped together)"
+    )
     return {
-        "diff": diff,
+        "diff": float(diff),
         "p": (at_least + 1) / (n_perm + 1),
         "n_perm": n_perm,
         "seed": seed,
-        "method": "approximate randomization: per case swap a/b predictions with prob. 1/2; "
+        "method": f"approximate randomization: {swapped}; "
         "p = (#{|d_perm| >= |d_obs|} + 1) / (n_perm + 1), ties within 1e-12 relative count",
     }
+
+
+def approximate_randomization(
+    metric_fn: MetricFn,
+    gt: Any,
+    pred_a: Any,
+    pred_b: Any,
+    *,
+    n_perm: int,
+    seed: int,
+    clusters: np.ndarray | None = None,
+    unit: str = "cluster",
+) -> dict[str, Any]:
+    """Paired approximate randomization test of metric(a) == metric(b); with `clusters` the a/b labels are
+    swapped per cluster (`randomization_swaps`)."""
+    n = _case_count(gt, pred_a, pred_b)
+    members = _cluster_members(clusters, n)
+    diff = float(metric_fn(gt, pred_a)) - float(metric_fn(gt, pred_b))
+    perm_diffs = np.empty(n_perm)
+    r = 0
+    for chunk in randomization_swaps(n, n_perm, seed, None if members is None else members.clusters):
+        for swap in chunk:
+            perm_diffs[r] = float(metric_fn(gt, mix(pred_a, pred_b, swap))) - float(
+                metric_fn(gt, mix(pred_b, pred_a, swap))
+            )
+            r += 1
+    return randomization_result(
+        diff, perm_diffs, n_perm=n_perm, seed=seed, unit=None if members is None else unit
+    )
 
 
 def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -49,6 +49,62 @@ def _classification(a: Aligned, b: Aligned, labels: list[str] | None) -> tuple[A
     return y_true, s_a, s_b, factory
 
 
+class _MacroAucReplicates:
+    """Replicates of auc_macro without re-sorting per replicate (the counts trick of `classification`).
+
+    Bootstrap: each replicate is a vector of case multiplicities (`bootstrap_counts`, clusters drawn whole) over
+    each system's label buckets, sorted once. Randomization: the A and B scores of every case are pooled (2n cases,
+    sorted once) and a permutation is a 0/1 weight on either copy of each case: A' takes B's copy where swapped,
+    B' the other one. The Mann-Whitney counts are integers either way, so each replicate's AUC, and its macro
+    mean, is exactly that of `score_classification` on the explicitly resampled / swapped cases: the same numbers
+    as the generic loop, B times fewer sorts. (AP would only equal it to rounding, so ap_macro takes the loop.)
+    """
+
+    METRICS = ("auc_macro",)
+
+    def __init__(self, y_true: np.ndarray, s_a: np.ndarray, s_b: np.ndarray) -> None:
+        self.y_true, self.s_a, self.s_b = y_true, s_a, s_b
+
+    def bootstrap(self, n_boot: int, seed: int, clusters: np.ndarray | None) -> np.ndarray:
+        """(n_boot,) replicate differences auc_macro(A) - auc_macro(B)."""
+        from bench.metrics.bootstrap import bootstrap_counts
+        from bench.metrics.classification import _bucket_labels, _replicates
+
+        if n_boot == 0:
+            return np.empty(0)
+        counts = bootstrap_counts(self.y_true.shape[0], n_boot, seed, clusters=clusters)
+        auc_a, _ = _replicates(_bucket_labels(self.y_true, self.s_a), counts)
+        auc_b, _ = _replicates(_bucket_labels(self.y_true, self.s_b), counts)
+        return _macro(auc_a) - _macro(auc_b)
+
+    def randomization(self, n_perm: int, seed: int, clusters: np.ndarray | None) -> np.ndarray:
+        """(n_perm,) differences auc_macro(A') - auc_macro(B') of the swapped systems."""
+        from bench.metrics.classification import _bucket_labels, _replicates
+        from bench.metrics.significance import randomization_swaps
+
+        if n_perm == 0:
+            return np.empty(0)
+        pooled = _bucket_labels(np.vstack([self.y_true, self.y_true]), np.vstack([self.s_a, self.s_b]))
+        diffs = []
+        for swap in randomization_swaps(self.y_true.shape[0], n_perm, seed, clusters, chunk_rows=128):
+            keep = ~swap
+            auc_a, _ = _replicates(pooled, np.concatenate([keep, swap], axis=1))
+            auc_b, _ = _replicates(pooled, np.concatenate([swap, keep], axis=1))
+            diffs.append(_macro(auc_a) - _macro(auc_b))
+        return np.concatenate(diffs)
+
+
+def _macro(values: np.ndarray) -> np.ndarray:
+    """(B,) mean over each row's finite entries, as `score_classification` takes it (NaN where none is)."""
+    out = np.full(values.shape[0], np.nan)
+    finite = np.isfinite(values)
+    full = finite.all(axis=1)
+    out[full] = values[full].mean(axis=1)
+    for r in np.flatnonzero(~full & finite.any(axis=1)):  # replicates that lost a label: rare
+        out[r] = values[r, finite[r]].mean()
+    return out
+
+
 def _localization(
     a: Aligned, b: Aligned, labels: list[str] | None, froc_hit: str
 ) -> tuple[Any, Any, Any, Callable]:
@@ -162,6 +218,25 @@ def _value(result: Any, metric: str) -> float:
     return float("nan") if value is None else float(value)
 
 
+def task_inputs(
+    a: Aligned,
+    b: Aligned,
+    *,
+    labels: list[str] | None = None,
+    froc_hit: str = "center_in_object",
+    empty_rule: str = "exclude",
+    ce_labelset: str = "chexpert",
+) -> tuple[Any, Any, Any, Callable[[str], CaseFn]]:
+    """Per-case ground truth, A's and B's per-case predictions, and metric name -> metric(gt, pred) of a task."""
+    if a.task == "classification":
+        return _classification(a, b, labels)
+    if a.task == "localization":
+        return _localization(a, b, labels, froc_hit)
+    if a.task == "segmentation":
+        return _segmentation(a, b, empty_rule)
+    return _report(a, b, ce_labelset)
+
+
 def compare_files(
     task: str,
     gt_path: str | Path,
@@ -177,29 +252,49 @@ def compare_files(
     froc_hit: str = "center_in_object",
     empty_rule: str = "exclude",
     ce_labelset: str = "chexpert",
+    cluster: str | None = None,
 ) -> dict[str, Any]:
-    from bench.metrics.significance import approximate_randomization, paired_bootstrap
+    """Paired tests of A against B; `cluster` is the resampling / swapping unit ("patient", "study", "image", or
+    None for the coarsest unit the ground truth carries), resolved as `cxrbench score` does."""
+    from bench.metrics.significance import (
+        approximate_randomization,
+        paired_bootstrap,
+        paired_bootstrap_result,
+        randomization_result,
+    )
+    from bench.run.score import resolve_cluster
 
     a = align(task, gt_path, pred_a_path)
     b = align(task, gt_path, pred_b_path)
     _check_same_cases(a, b)
-    if task == "classification":
-        gt, pa, pb, factory = _classification(a, b, labels)
-    elif task == "localization":
-        gt, pa, pb, factory = _localization(a, b, labels, froc_hit)
-    elif task == "segmentation":
-        gt, pa, pb, factory = _segmentation(a, b, empty_rule)
-    else:
-        gt, pa, pb, factory = _report(a, b, ce_labelset)
+    unit = resolve_cluster(a, cluster)
+    clusters = unit.clusters
+    named = None if clusters is None else unit.unit
+    gt, pa, pb, factory = task_inputs(
+        a, b, labels=labels, froc_hit=froc_hit, empty_rule=empty_rule, ce_labelset=ce_labelset
+    )
 
+    fast = _MacroAucReplicates(gt, pa, pb) if task == "classification" else None
     comparisons: dict[str, Any] = {}
     for metric in metrics or HEADLINE[task]:
         fn = factory(metric)
-        boot = paired_bootstrap(fn, gt, pa, pb, n_boot=n_boot, seed=seed)
-        perm = approximate_randomization(fn, gt, pa, pb, n_perm=n_perm, seed=seed)
+        value_a, value_b = float(fn(gt, pa)), float(fn(gt, pb))
+        if fast is not None and metric in fast.METRICS:
+            diff = value_a - value_b
+            reps = fast.bootstrap(n_boot, seed, clusters)
+            boot = paired_bootstrap_result(diff, reps, n_boot=n_boot, seed=seed, unit=named)
+            perm_diffs = fast.randomization(n_perm, seed, clusters)
+            perm = randomization_result(diff, perm_diffs, n_perm=n_perm, seed=seed, unit=named)
+        else:
+            boot = paired_bootstrap(
+                fn, gt, pa, pb, n_boot=n_boot, seed=seed, clusters=clusters, unit=unit.unit
+            )
+            perm = approximate_randomization(
+                fn, gt, pa, pb, n_perm=n_perm, seed=seed, clusters=clusters, unit=unit.unit
+            )
         comparisons[metric] = {
-            "a": _finite(fn(gt, pa)),
-            "b": _finite(fn(gt, pb)),
+            "a": _finite(value_a),
+            "b": _finite(value_b),
             "diff": _finite(boot["diff"]),
             "paired_bootstrap": {
                 "ci95": boot["ci95"],
@@ -213,14 +308,15 @@ def compare_files(
         "n": len(a.gt),
         "diff_definition": "A - B",
         "comparisons": comparisons,
-        # Paired tests still resample and swap single images (cluster-level paired tests: issue 11, open).
         "settings": {
             "bootstrap_replicates": n_boot,
             "permutations": n_perm,
             "seed": seed,
             "labels": labels,
-            "cluster": "image",
-        },
+            "cluster": unit.unit,
+            "n_clusters": unit.n_clusters,
+        }
+        | ({"cluster_without_key": unit.without_key} if unit.without_key else {}),
         "provenance": {
             "inputs": file_provenance({"gt": gt_path, "pred_a": pred_a_path, "pred_b": pred_b_path}),
             "ids_sha256": sha256_text_lines(sorted(a.ids)),
@@ -228,7 +324,9 @@ def compare_files(
         },
     }
     if task == "classification":
-        results["delong"] = _delong_per_label(gt, pa, pb, factory_names(a, labels))
+        results["paired_auc"] = paired_auc_per_label(
+            gt, pa, pb, factory_names(a, labels), clusters, unit.unit
+        )
     atomic_write_text(out_path, json.dumps(results, indent=2, allow_nan=False, default=_json_default) + "\n")
     return results
 
@@ -237,32 +335,55 @@ def factory_names(a: Aligned, labels: list[str] | None) -> list[str]:
     return classification_arrays(a, labels)[2]
 
 
-def _delong_per_label(
-    y_true: np.ndarray, s_a: np.ndarray, s_b: np.ndarray, names: list[str]
+def paired_auc_test(
+    y: np.ndarray, s_a: np.ndarray, s_b: np.ndarray, clusters: np.ndarray | None
+) -> tuple[float, float, float, float, float]:
+    """(auc_a, auc_b, diff, z, p) of one label (NaN y = unknown, dropped): DeLong's paired test for independent
+    images (`clusters` None), Obuchowski's clustered one otherwise (DeLong's when every cluster has one image)."""
+    known = ~np.isnan(y)
+    if clusters is None:
+        from bench.metrics.significance import delong_paired_test
+
+        return delong_paired_test(y[known], s_a[known], s_b[known])
+    from bench.metrics.clustered_auc import clustered_auc_paired
+
+    r = clustered_auc_paired(y[known], s_a[known], s_b[known], clusters[known])
+    return r.auc_a, r.auc_b, r.diff, r.z, r.p
+
+
+def paired_auc_per_label(
+    y_true: np.ndarray,
+    s_a: np.ndarray,
+    s_b: np.ndarray,
+    names: list[str],
+    clusters: np.ndarray | None = None,
+    unit: str = "image",
 ) -> dict[str, Any]:
-    """DeLong's paired AUC test per label, Holm-adjusted across labels."""
-    from bench.metrics.significance import delong_paired_test, holm
+    """Paired AUC test per label (`paired_auc_test`), Holm-adjusted across labels."""
+    from bench.metrics.significance import holm
 
     rows: dict[str, Any] = {}
     pvalues = []
     for j, name in enumerate(names):
-        known = ~np.isnan(y_true[:, j])
-        y = y_true[known, j]
+        y = y_true[~np.isnan(y_true[:, j]), j]
         if y.size == 0 or y.min() == y.max():
             rows[name] = None
             pvalues.append(float("nan"))
             continue
-        auc_a, auc_b, diff, z, p = delong_paired_test(y, s_a[known, j], s_b[known, j])
+        auc_a, auc_b, diff, z, p = paired_auc_test(y_true[:, j], s_a[:, j], s_b[:, j], clusters)
         rows[name] = {"auc_a": auc_a, "auc_b": auc_b, "diff": diff, "z": _finite(z), "p_value": _finite(p)}
         pvalues.append(p)
     adjusted = holm(pvalues)
     for name, p_adj in zip(names, adjusted, strict=True):
         if rows[name] is not None:
             rows[name]["p_holm"] = _finite(p_adj)
-    return {
-        "method": "DeLong et al. 1988 paired test (fast, Sun & Xu 2014); Holm across labels",
-        "per_label": rows,
-    }
+    method = (
+        "DeLong et al. 1988 paired test (fast, Sun & Xu 2014); Holm across labels"
+        if clusters is None
+        else f"Obuchowski 1997 clustered paired AUC test (each {unit} one cluster; equals DeLong for clusters of "
+        "one image); Holm across labels"
+    )
+    return {"method": method, "per_label": rows}
 
 
 def _finite(x: float) -> float | None:
