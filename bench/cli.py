@@ -191,6 +191,12 @@ def compare(
             "(default: patient where the ground truth carries meta.patient, else study, else image)."
         ),
     ] = None,
+    level: Annotated[
+        Level | None, typer.Option(help="One case per image or per study, as for score (default: as score).")
+    ] = None,
+    study_aggregate: Annotated[
+        StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
+    ] = StudyAggregate.max,
 ) -> None:
     """Paired tests between two prediction files on the same cases (bootstrap, approximate randomization, per-label
     AUC test: DeLong, or Obuchowski's clustered test when the unit is a patient or study)."""
@@ -209,6 +215,8 @@ def compare(
             seed=seed,
             labels=_split_labels(labels),
             cluster=cluster.value if cluster else None,
+            level=level.value if level else None,
+            study_aggregate=study_aggregate.value,
         )
     )
     unit = results["settings"]["cluster"]

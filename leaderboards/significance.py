@@ -37,9 +37,14 @@ def _auc_p(col: Column, gt: Path, pred_a: Path, pred_b: Path, settings: dict[str
     from bench.run.score import resolve_cluster
 
     label = col.metric.partition("/")[2]
-    data = align("classification", gt, pred_a)
+    from bench.run.study_level import to_study_level
+
+    data, other = align("classification", gt, pred_a), align("classification", gt, pred_b)
+    if settings.get("level") == "study":
+        aggregate = settings.get("study_aggregate", "max")
+        data, other = to_study_level(data, aggregate), to_study_level(other, aggregate)
     y, s_a, names = classification_arrays(data, settings.get("labels"))
-    _, s_b, _ = classification_arrays(align("classification", gt, pred_b), names)
+    _, s_b, _ = classification_arrays(other, names)
     j = names.index(label)
     clusters = resolve_cluster(data, _cluster_unit(settings)).clusters
     return paired_auc_test(y[:, j], s_a[:, j], s_b[:, j], clusters)[4]
@@ -102,6 +107,8 @@ def run_test(
             empty_rule=settings.get("empty_rule", "exclude"),
             ce_labelset=settings.get("ce_labelset", "chexpert"),
             cluster=unit,
+            level=settings.get("level", "image"),  # results written before study level were image level
+            study_aggregate=settings.get("study_aggregate", "max"),
         )
     except (ValueError, KeyError) as exc:
         test.reason = f"not testable: {exc}"

@@ -379,7 +379,8 @@ def test_cli_cluster_option_default_and_missing_key(tmp_path: Path) -> None:
     result = runner.invoke(app, [*base, "--cluster", "image"])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["settings"] == {
-        "bootstrap_replicates": 50, "permutations": 50, "seed": 0, "labels": None, "cluster": "image", "n_clusters": 40
+        "bootstrap_replicates": 50, "permutations": 50, "seed": 0, "labels": None, "cluster": "image", "n_clusters": 40,
+        "level": "image",
     }  # fmt: skip
     out.unlink()
     result = runner.invoke(app, [*base, "--cluster", "study"])  # no record names its study

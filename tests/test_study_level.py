@@ -105,3 +105,19 @@ def test_study_level_needs_the_study_key(tmp_path: Path) -> None:
     )
     with pytest.raises(RecordError, match="no meta.study"):
         build_results("classification", gt, pred, ScoreSettings(n_boot=0, level="study"))
+
+
+def test_compare_scores_the_same_study_level_cases(tmp_path: Path) -> None:
+    from bench.run.compare import compare_files
+
+    gt, pred = _report_files(tmp_path)
+    other = _write(
+        tmp_path / "other.jsonl",
+        [{"id": i, "report": "No acute process."} for i in ("a-lat", "a-pa", "b-ap", "b-ap2", "c-ll")],
+    )
+    result = compare_files(
+        "report", gt, pred, other, tmp_path / "cmp.json", metrics=["bleu4"], n_boot=20, n_perm=20
+    )
+    assert result["n"] == 3 and result["settings"]["level"] == "study"
+    score = build_results("report", gt, pred, SETTINGS)
+    assert result["comparisons"]["bleu4"]["a"] == pytest.approx(score["metrics"]["bleu4"]["value"], abs=1e-12)

@@ -253,9 +253,12 @@ def compare_files(
     empty_rule: str = "exclude",
     ce_labelset: str = "chexpert",
     cluster: str | None = None,
+    level: str | None = None,
+    study_aggregate: str = "max",
 ) -> dict[str, Any]:
     """Paired tests of A against B; `cluster` is the resampling / swapping unit ("patient", "study", "image", or
-    None for the coarsest unit the ground truth carries), resolved as `cxrbench score` does."""
+    None for the coarsest unit the ground truth carries), resolved as `cxrbench score` does; `level` "image" or
+    "study" (None: as `cxrbench score` chooses, bench.run.study_level)."""
     from bench.metrics.significance import (
         approximate_randomization,
         paired_bootstrap,
@@ -263,10 +266,16 @@ def compare_files(
         randomization_result,
     )
     from bench.run.score import resolve_cluster
+    from bench.run.study_level import LEVELS, default_level, to_study_level
 
     a = align(task, gt_path, pred_a_path)
     b = align(task, gt_path, pred_b_path)
     _check_same_cases(a, b)
+    level = level or default_level(a)
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r}: choose one of {', '.join(LEVELS)}")
+    if level == "study":
+        a, b = to_study_level(a, study_aggregate), to_study_level(b, study_aggregate)
     unit = resolve_cluster(a, cluster)
     clusters = unit.clusters
     named = None if clusters is None else unit.unit
@@ -315,7 +324,9 @@ def compare_files(
             "labels": labels,
             "cluster": unit.unit,
             "n_clusters": unit.n_clusters,
+            "level": level,
         }
+        | ({"study_aggregate": study_aggregate} if level == "study" and task == "classification" else {})
         | ({"cluster_without_key": unit.without_key} if unit.without_key else {}),
         "provenance": {
             "inputs": file_provenance({"gt": gt_path, "pred_a": pred_a_path, "pred_b": pred_b_path}),
