@@ -53,7 +53,8 @@ CONVENTIONS: dict[str, Any] = {
     "lower|basal|base; agreement = some box lies in a stated zone, over pairs whose report states a zone",
     "ctr": "cardiothoracic ratio = column extent of the predicted heart mask / column extent of the union of "
     f"the predicted lung masks; CTR > {cm.CTR_THRESHOLD} vs the report's Cardiomegaly label (positive iff 1)",
-    "bootstrap": "images resampled (bench.metrics.bootstrap.bootstrap_counts), corpus value recomputed",
+    "bootstrap": "whole clusters resampled (settings.cluster: patients, studies or images, as `cxrbench score` "
+    "chooses them; bench.metrics.bootstrap.bootstrap_counts), corpus value recomputed",
 }
 
 
@@ -78,7 +79,7 @@ def group_runs(runs: list[RunInfo]) -> list[ModelRuns]:
 def _merge(records: list[Record], into: dict[str, dict[str, Any]]) -> None:
     for rec in records:
         merged = into.setdefault(rec.id, {})
-        for field in ("image", "labels", "boxes", "masks", "report"):
+        for field in ("image", "labels", "boxes", "masks", "report", "meta"):
             value = getattr(rec, field)
             if value is not None and merged.get(field) is None:
                 merged[field] = value
@@ -111,14 +112,19 @@ def _image_size(gt: dict[str, Any], pred: dict[str, Any]) -> tuple[float, float]
 
 
 def score_consistency(
-    gt: list[dict[str, Any]], pred: list[dict[str, Any]], *, n_boot: int, seed: int
+    gt: list[dict[str, Any]],
+    pred: list[dict[str, Any]],
+    *,
+    n_boot: int,
+    seed: int,
+    clusters: np.ndarray | None = None,
 ) -> TaskResult:
     n = len(pred)
     reports = [p.get("report") for p in pred]
     has_report = np.array([r is not None for r in reports])
     report_labels = label_reports([r or "" for r in reports])
     report_labels[~has_report] = np.nan
-    counts = bootstrap_counts(n, n_boot, seed) if n_boot > 0 and n > 0 else None
+    counts = bootstrap_counts(n, n_boot, seed, clusters=clusters) if n_boot > 0 and n > 0 else None
     metrics: dict[str, MetricValue] = {}
     per_label: dict[str, dict[str, float | None]] = {}
     notes: dict[str, Any] = {"n_images": n, "n_with_report": int(has_report.sum())}
@@ -214,11 +220,22 @@ def score_consistency(
     return TaskResult(metrics=metrics, per_label=per_label, conventions=dict(CONVENTIONS), notes=notes)
 
 
+def _cluster_unit(group: ModelRuns, ids: list[str], gt: list[dict[str, Any]]) -> Any:
+    """The coarsest unit the merged ground truth carries, as `cxrbench score` chooses it."""
+    from bench.run.align import Aligned
+    from bench.run.score import resolve_cluster
+
+    records = [(0, Record.model_construct(id=i, meta=g.get("meta"))) for i, g in zip(ids, gt, strict=True)]
+    path = group.runs[0].path / GT_FILE
+    return resolve_cluster(Aligned("consistency", path, path, records, []), None)
+
+
 def build_consistency(group: ModelRuns, n_boot: int, seed: int) -> dict[str, Any]:
     ids, gt, pred = load_group(group)
     if not ids:
         raise RunDirError(f"{group.runs[0].path}: no image has both ground truth and predictions")
-    body = score_consistency(gt, pred, n_boot=n_boot, seed=seed).to_json()
+    unit = _cluster_unit(group, ids, gt)
+    body = score_consistency(gt, pred, n_boot=n_boot, seed=seed, clusters=unit.clusters).to_json()
     inputs = {}
     for k, run in enumerate(group.runs):
         for role, path in file_provenance({"gt": run.path / GT_FILE, "pred": run.path / PRED_FILE}).items():
@@ -230,7 +247,14 @@ def build_consistency(group: ModelRuns, n_boot: int, seed: int) -> dict[str, Any
         "metrics": {k: body["metrics"][k] for k in METRIC_ORDER},
         "per_label": body["per_label"],
         "conventions": body["conventions"],
-        "settings": {"bootstrap_replicates": n_boot, "seed": seed, "ci_level": 0.95, "threshold": 0.5},
+        "settings": {
+            "bootstrap_replicates": n_boot,
+            "seed": seed,
+            "ci_level": 0.95,
+            "threshold": 0.5,
+            "cluster": unit.unit,
+            "n_clusters": unit.n_clusters,
+        },
         "notes": body["notes"],
         "provenance": {
             "model": group.runs[0].model,

@@ -213,3 +213,20 @@ def test_command_marks_missing_checks_undefined(tmp_path: Path) -> None:
     assert result["metrics"]["ctr_agreement"] == {"value": None, "ci95": None}
     assert "heart and lung masks" in result["notes"]["undefined"]["ctr_agreement"]
     assert result["metrics"]["label_agreement_micro"]["ci95"] is None
+
+
+def test_consistency_resamples_patients_when_the_ground_truth_names_them(tmp_path: Path) -> None:
+    gt, pred, _ = _consistency_records()
+    plain = _run_dir(tmp_path / "plain" / "run", gt, pred, ("labels", "boxes", "masks", "report"))
+    assert consistency_command([plain], tmp_path / "o1", n_boot=50, seed=0) == 0
+    base = json.loads((tmp_path / "o1" / "consistency.json").read_text())
+    assert (base["settings"]["cluster"], base["settings"]["n_clusters"]) == ("image", 12)
+    singles = [g | {"meta": {"patient": f"p{k}"}} for k, g in enumerate(gt)]
+    one_each = _run_dir(tmp_path / "single" / "run", singles, pred, ("labels", "boxes", "masks", "report"))
+    assert consistency_command([one_each], tmp_path / "o2", n_boot=50, seed=0) == 0
+    assert json.loads((tmp_path / "o2" / "consistency.json").read_text())["metrics"] == base["metrics"]
+    pairs = [g | {"meta": {"patient": f"p{k // 2}"}} for k, g in enumerate(gt)]
+    paired = _run_dir(tmp_path / "pairs" / "run", pairs, pred, ("labels", "boxes", "masks", "report"))
+    assert consistency_command([paired], tmp_path / "o3", n_boot=50, seed=0) == 0
+    result = json.loads((tmp_path / "o3" / "consistency.json").read_text())
+    assert (result["settings"]["cluster"], result["settings"]["n_clusters"]) == ("patient", 6)
