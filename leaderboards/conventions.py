@@ -61,6 +61,8 @@ def convention_footnote(task: str, metric: str, results: dict[str, Any]) -> str:
         parts.append(
             f"95 % CI: bootstrap over {unit}s{clusters}, {replicates} replicates, seed {settings.get('seed')}"
         )
+    if settings.get("level") == "study":
+        parts.append(f"one case per study: {conventions.get('level', 'study level')}")
     else:
         parts.append("no bootstrap CI")
     return f"{task} · {metric} — " + "; ".join(parts)

@@ -121,3 +121,14 @@ def test_compare_scores_the_same_study_level_cases(tmp_path: Path) -> None:
     assert result["n"] == 3 and result["settings"]["level"] == "study"
     score = build_results("report", gt, pred, SETTINGS)
     assert result["comparisons"]["bleu4"]["a"] == pytest.approx(score["metrics"]["bleu4"]["value"], abs=1e-12)
+
+
+def test_tables_and_report_say_study_level(tmp_path: Path) -> None:
+    from leaderboards.conventions import convention_footnote
+    from leaderboards.report import metrics_table
+
+    gt, pred = _report_files(tmp_path)
+    results = build_results("report", gt, pred, ScoreSettings(n_boot=10, meteor=False))
+    footnote = convention_footnote("report", "bleu4", results)
+    assert "bootstrap over patients (2 patients)" in footnote and "frontal_first" in footnote
+    assert "one case per study" in metrics_table(results)

@@ -63,7 +63,9 @@ def metrics_table(results: dict[str, Any]) -> str:
     caption = (
         f"<caption>95 % CIs: bootstrap over {_esc(unit)}s"
         + (f" ({settings['n_clusters']} clusters)" if "n_clusters" in settings else "")
-        + f", {settings.get('bootstrap_replicates', 0)} replicates</caption>"
+        + f", {settings.get('bootstrap_replicates', 0)} replicates"
+        + ("; one case per study" if settings.get("level") == "study" else "")
+        + "</caption>"
     )
     return f'<table class="metrics">{caption}{head}{"".join(rows)}</table>'
 
