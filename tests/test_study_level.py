@@ -58,7 +58,7 @@ def test_report_is_scored_once_per_study_on_the_frontal_prediction(tmp_path: Pat
 
 def test_a_study_with_two_reports_is_an_error(tmp_path: Path) -> None:
     gt, pred = _report_files(tmp_path, second_report="Something else.")
-    with pytest.raises(RecordError, match="another report") as error:
+    with pytest.raises(RecordError, match="report differs") as error:
         build_results("report", gt, pred, SETTINGS)
     assert error.value.line == 4
 
@@ -93,7 +93,7 @@ def test_classification_per_study_equals_sklearn_on_aggregated_scores(tmp_path: 
 
 def test_study_images_that_disagree_on_a_label_are_an_error(tmp_path: Path) -> None:
     gt, pred, _ = _labels_files(tmp_path, disagree=True)
-    with pytest.raises(RecordError, match="labels differ") as error:
+    with pytest.raises(RecordError, match="labels differs") as error:
         build_results("classification", gt, pred, ScoreSettings(n_boot=0, level="study"))
     assert error.value.line == 6
 

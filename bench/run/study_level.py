@@ -68,15 +68,16 @@ def to_study_level(data: Aligned, aggregate: str = "max") -> Aligned:
     pred: list[tuple[int, Record]] = []
     for study, members in _groups(data).items():
         first_line, first = data.gt[members[0]]
+        field = "report" if data.task == "report" else "labels"
+        for i in members[1:]:
+            line, rec = data.gt[i]
+            if getattr(rec, field) != getattr(first, field):
+                raise RecordError(
+                    data.gt_path,
+                    line,
+                    f"record {rec.id!r}: its {field} differs from that of its study {study!r} at line {first_line}",
+                )
         if data.task == "report":
-            for i in members[1:]:
-                line, rec = data.gt[i]
-                if rec.report != first.report:
-                    raise RecordError(
-                        data.gt_path,
-                        line,
-                        f"record {rec.id!r}: its study {study!r} has another report at line {first_line}",
-                    )
             chosen = min(
                 members, key=lambda i: (VIEW_RANK.get(str((data.gt[i][1].meta or {}).get("view")), 2), i)
             )
@@ -84,14 +85,6 @@ def to_study_level(data: Aligned, aggregate: str = "max") -> Aligned:
             gt.append((first_line, first.model_copy(update={"id": study})))
             pred.append((p_line, p.model_copy(update={"id": study})))
             continue
-        for i in members[1:]:
-            line, rec = data.gt[i]
-            if rec.labels != first.labels:
-                raise RecordError(
-                    data.gt_path,
-                    line,
-                    f"record {rec.id!r}: its labels differ from those of its study {study!r} at line {first_line}",
-                )
         scores: dict[str, list[float]] = {}
         for i in members:
             for name, value in (data.pred[i][1].labels or {}).items():
