@@ -270,9 +270,27 @@ def _adapter_options(options: list[str] | None) -> dict[str, Any]:
     return parsed
 
 
+def _model_options(options: list[str] | None, concurrency: int | None = None) -> dict[str, str]:
+    """`--option` texts (typed later against the adapter's constructor) plus `--concurrency`."""
+    parsed = _adapter_options(options)
+    if concurrency is not None:
+        parsed["concurrency"] = str(concurrency)
+    return parsed
+
+
 OptionList = Annotated[
     list[str] | None,
     typer.Option("--option", help="Adapter option KEY=VALUE (repeatable), e.g. uncertain=U-Ones."),
+]
+
+
+ModelOptionList = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        help="Model adapter option KEY=VALUE (repeatable), e.g. unparseable_labels=negative, max_new_tokens=128, "
+        "resize=pad, prompts=FILE.yaml, trust_remote_code=true (see docs/models.md).",
+    ),
 ]
 
 
@@ -351,7 +369,11 @@ class Mode(StrEnum):
 @app.command()
 def run(
     model: Annotated[
-        str, typer.Option(help="baseline:WEIGHTS | predictions:FILE.jsonl | imt-text:FILE.jsonl | hf:DIR")
+        str,
+        typer.Option(
+            help="baseline:WEIGHTS | predictions:FILE.jsonl | imt-text:FILE.jsonl | hf:DIR | clip:DIR | "
+            "hf-detect:DIR | hf-seg:DIR | openai:URL#MODEL"
+        ),
     ],
     dataset: Annotated[str, typer.Option(help="Benchmark name (see `cxrbench datasets`).")],
     root: Annotated[Path, typer.Option(help="The dataset folder in its publisher's layout.")],
@@ -378,6 +400,14 @@ def run(
             help="Resampling unit of the CIs (default: patient, else study, else image, as the ground truth allows)."
         ),
     ] = None,
+    option: ModelOptionList = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Smoke run: the first N images only (a partial run: never enters a table)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Served models (openai:): requests in flight at once.")
+    ] = None,
 ) -> None:
     """Run a model on a benchmark (resumable; sharded under torchrun) and score it."""
     from bench.run.cli_run import run_command
@@ -397,6 +427,8 @@ def run(
             workers=workers,
             n_boot=bootstrap,
             cluster=cluster.value if cluster else None,
+            model_options=_model_options(option, concurrency),
+            limit=limit,
             console=err,
         )  # fmt: skip
     )
@@ -436,6 +468,10 @@ def suite(
             help="Resampling unit of the CIs (default: patient, else study, else image, as the ground truth allows)."
         ),
     ] = None,
+    option: ModelOptionList = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Served models (openai:): requests in flight at once.")
+    ] = None,
 ) -> None:
     """Run every benchmark × task × mode of a suite."""
     from bench.run.cli_run import suite_command
@@ -449,6 +485,7 @@ def suite(
             device=device,
             workers=workers,
             cluster=cluster.value if cluster else None,
+            model_options=_model_options(option, concurrency),
             console=err,
         )
     )

@@ -33,6 +33,10 @@ def table_command(spec: str | Path, runs: list[str | Path], out: str | Path) -> 
     atomic_write_text(
         Path(out) / CELLS_FILE, json.dumps(table.to_json(), indent=2, ensure_ascii=False) + "\n"
     )
+    from leaderboards.runs import partial_runs
+
+    for skipped in partial_runs(list(runs)):
+        print(f"note: {skipped} is a partial (--limit) run and is not in the table", file=sys.stderr)
     n_missing = sum(1 for c in table.cells if c.missing)
     n_marked = sum(1 for c in table.cells if c.significant)
     print(

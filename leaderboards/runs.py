@@ -95,7 +95,10 @@ def read_run(path: str | Path) -> RunInfo:
 
 
 def discover_runs(paths: list[str | Path]) -> list[RunInfo]:
-    """Each path is a run directory or a folder searched recursively for run directories; sorted by path."""
+    """Each path is a run directory or a folder searched recursively for run directories; sorted by path.
+
+    Partial runs (`cxrbench run --limit N` smoke runs, `manifest.partial`) are left out: their numbers are of the
+    first N images only and never enter a table. `partial_runs` lists them."""
     found: dict[Path, RunInfo] = {}
     for given in paths:
         root = Path(given)
@@ -104,5 +107,16 @@ def discover_runs(paths: list[str | Path]) -> list[RunInfo]:
         manifests = [root / MANIFEST] if (root / MANIFEST).is_file() else sorted(root.rglob(MANIFEST))
         for manifest in manifests:
             run = read_run(manifest.parent)
-            found[run.path.resolve()] = run
+            if not run.manifest.get("partial"):
+                found[run.path.resolve()] = run
     return [found[k] for k in sorted(found)]
+
+
+def partial_runs(paths: list[str | Path]) -> list[Path]:
+    """The `--limit` smoke runs under `paths` that `discover_runs` leaves out."""
+    out = []
+    for given in paths:
+        root = Path(given)
+        manifests = [root / MANIFEST] if (root / MANIFEST).is_file() else sorted(root.rglob(MANIFEST))
+        out += [m.parent for m in manifests if read_run(m.parent).manifest.get("partial")]
+    return out

@@ -1,4 +1,5 @@
-"""Model adapters. `load_model("baseline:WEIGHTS" | "predictions:FILE" | "imt-text:FILE" | "hf:DIR")`."""
+"""Model adapters. `load_model("baseline:WEIGHTS" | "predictions:FILE" | "imt-text:FILE" | "hf:DIR" | "clip:DIR"
+| "hf-detect:DIR" | "hf-seg:DIR" | "openai:URL#MODEL")`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ MODEL_KINDS = {
     "predictions": "bench.models.predictions_file:PredictionsFileModel",
     "imt-text": "bench.models.imt_text:ImtTextModel",
     "hf": "bench.models.hf_checkpoint:HfCheckpointModel",
+    "clip": "bench.models.clip_zero_shot:ClipZeroShotModel",
+    "hf-detect": "bench.models.hf_detect:HfDetectionModel",
+    "hf-seg": "bench.models.hf_segment:HfSegmentationModel",
+    "openai": "bench.models.openai_served:OpenAIServedModel",
 }
 
 __all__ = ["MODEL_KINDS", "TASKS", "ModelAdapter", "Sample", "TaskSpec", "load_model"]

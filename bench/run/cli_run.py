@@ -75,8 +75,11 @@ def run_command(
     meteor: bool = True,
     bertscore: bool = True,
     cluster: str | None = None,
+    model_options: dict[str, str] | None = None,
+    limit: int | None = None,
     console: Console | None = None,
 ) -> int:
+    from bench.run.context import model_options as typed_options
     from bench.run.runner import RunError, run
 
     console = console or Console()
@@ -84,6 +87,7 @@ def run_command(
         outcome = run(
             model, dataset, root, split, mode, fraction, seed, out, device, batch_size, workers,
             settings=_settings(n_boot, seed, meteor, bertscore, cluster),
+            model_options=typed_options(model, model_options or {}), limit=limit,
         )  # fmt: skip
     except (RunError, FileNotFoundError, NotImplementedError, KeyError) as exc:
         _error(console, str(exc.args[0]) if exc.args else str(exc))
@@ -96,6 +100,13 @@ def run_command(
         return 1
     if outcome.rank == 0:
         console.print(run_table(outcome))
+        for task, why in outcome.unscored.items():
+            console.print(f"[yellow]{task} not scored:[/yellow] {escape(why)}", highlight=False)
+        partial = outcome.manifest.get("partial")
+        if partial:
+            console.print(
+                f"partial run: the first {partial['limit']} of {partial['of']} images (--limit); it never enters a table"
+            )
         console.print(f"predictions, results/ and manifest.json in {outcome.run_dir}")
     return 0
 
@@ -147,8 +158,10 @@ def suite_command(
     meteor: bool = True,
     bertscore: bool = True,
     cluster: str | None = None,
+    model_options: dict[str, str] | None = None,
     console: Console | None = None,
 ) -> int:
+    from bench.run.context import model_options as typed_options
     from bench.run.runner import RunError
     from bench.run.suite import run_suite
 
@@ -157,6 +170,7 @@ def suite_command(
         run_suite(
             model, suite, out, data, device=device, batch_size=batch_size, workers=workers, n_boot=n_boot,
             settings=_settings(0, 0, meteor, bertscore, cluster), console=console,
+            model_options=typed_options(model, model_options or {}),
         )  # fmt: skip
     except (LayoutError, RecordError) as exc:
         _error(console, str(exc))

@@ -89,10 +89,14 @@ def build_manifest(
     files: dict[str, Path],
     timings: dict[str, Any],
     notes: dict[str, Any],
+    model_options: dict[str, Any] | None = None,
+    partial: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`partial` is set for a `--limit` smoke run: such a run never enters a table (leaderboards skip it)."""
     return {
         "schema_version": MANIFEST_SCHEMA_VERSION,
-        "model": {"spec": model_spec, **model_description},
+        "model": {"spec": model_spec, **model_description, "options": _redacted(model_options or {})},
+        "partial": partial,
         "dataset": dataset,
         "mode": mode,
         "fraction": fraction,
@@ -112,6 +116,14 @@ def build_manifest(
         "timings": timings,
         "notes": notes,
     }
+
+
+def _redacted(options: dict[str, Any]) -> dict[str, Any]:
+    """Options as passed, with any secret-looking value hidden (keys come from environment variables, but a user
+    may still pass one by hand)."""
+    secret = ("key", "token", "secret", "password")
+    return {k: ("<redacted>" if any(w in k.lower() for w in secret) and not k.endswith("_env") else v)
+            for k, v in options.items()}  # fmt: skip
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

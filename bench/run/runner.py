@@ -28,7 +28,8 @@ from rich.text import Text
 
 from bench.datasets import get_adapter
 from bench.models.base import ModelAdapter, Sample, TaskSpec
-from bench.records import Record, atomic_write_text, record_to_json, write_records
+from bench.models.imt_parse import summarise_answer_meta
+from bench.records import Record, RecordError, atomic_write_text, iter_records, record_to_json, write_records
 from bench.run import manifest as mf
 from bench.run.context import Distributed, RunError, construct_model
 from bench.run.finetune import fine_tune
@@ -53,6 +54,9 @@ class RunOutcome:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     rank: int = 0
+    unscored: dict[str, str] = field(
+        default_factory=dict
+    )  # task -> why it has no results (unparseable answers)
 
 
 class RateColumn(ProgressColumn):
@@ -85,9 +89,13 @@ def run(
     train_split: str | None = None,
     val_split: str | None = None,
     fit_options: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
+    limit: int | None = None,
     console: Console | None = None,
     progress: bool = True,
 ) -> RunOutcome:
+    """`model_options` go to the model adapter's constructor; `limit` keeps the first N records of the split for a
+    smoke run, recorded as partial (`manifest.partial`) so that it never enters a table."""
     started, t0 = mf.now_iso(), time.perf_counter()
     console = console or Console(stderr=True)
     if mode not in MODES:
@@ -102,11 +110,18 @@ def run(
     records = list(adapter.records(root, split))
     if not records:
         raise RunError(f"{dataset} split {split!r} under {root} has no records")
+    if limit is not None and limit < 1:
+        raise RunError(f"--limit {limit} must be at least 1")
+    partial = None
+    if limit is not None and limit < len(records):
+        partial = {"limit": limit, "of": len(records), "rule": "first N records in the dataset's order"}
+        records = records[:limit]
+    model_options = dict(model_options or {})
     settings = settings or ScoreSettings(seed=seed)
     run_dir = Path(out_dir)
     ctx = Distributed.from_env()
     try:
-        model = construct_model(model_spec, device)
+        model = construct_model(model_spec, device, **model_options)
         ids = [r.id for r in records]
         wanted = [TASK_OF[t] for t in adapter.tasks if t in TASK_OF]
         present = [
@@ -121,6 +136,7 @@ def run(
         identity = mf.run_identity(
             model=model_spec, dataset=dataset, split=split, mode=mode, fraction=fraction, seed=seed,
             batch_size=batch_size, device=device.split(":")[0], ids_sha256=mf.ids_sha256(ids), tasks=tasks,
+            model_options=_identity_options(model_options), limit=limit,
         )  # fmt: skip
         state_path = run_dir / "run_state.json"
         mf.check_identity(state_path, identity)
@@ -132,7 +148,8 @@ def run(
             if not state_path.is_file():
                 mf.write_state(state_path, identity, status="started")
             write_records(run_dir / "gt.jsonl", records)
-        description = model.describe()
+        if hasattr(model, "use_cache_dir"):  # served models keep every answer in the run dir (resume, rerun)
+            model.use_cache_dir(run_dir)
         t_fit = time.perf_counter()
         model, fine_tune_log = fine_tune(
             model, model_spec, mode, adapter, root, split, train_split, val_split, fraction, seed, spec,
@@ -149,12 +166,32 @@ def run(
             return RunOutcome(run_dir, tasks, rank=ctx.rank)
         _merge(run_dir, len(records), batch_size, identity)
         t_score = time.perf_counter()
-        results = {}
+        # after prediction, so requests / cache hits are final; answer counts come from the merged predictions
+        # file, which is right after a resume or under torchrun where one process saw only part of the answers
+        accounting = summarise_answer_meta(
+            rec.meta for _, rec in iter_records(run_dir / "predictions.jsonl", "any")
+        )
+        description = model.describe()
+        description.update({k: v for k, v in accounting.items() if k in description})
+        results, unscored = {}, {}
         for task in tasks:
-            results[task] = score_files(
-                task, run_dir / "gt.jsonl", run_dir / "predictions.jsonl", run_dir / "results" / f"{task}.json",
-                settings,
-            )  # fmt: skip
+            try:
+                results[task] = score_files(
+                    task, run_dir / "gt.jsonl", run_dir / "predictions.jsonl",
+                    run_dir / "results" / f"{task}.json", settings,
+                )  # fmt: skip
+            except RecordError as exc:
+                if not _unparseable_answers(run_dir / "predictions.jsonl"):
+                    raise
+                # unparseable answers left values out under the adapter's policy: the run is kept, the task is not
+                # scored, and the manifest says why and what to pass to score it
+                unscored[task] = (
+                    f"{exc}; the model's answers had parse failures (manifest notes.parse_failures): score them "
+                    "with --option unparseable_labels=negative, or fix the answers"
+                )
+                console.print(
+                    f"[yellow]warning:[/yellow] {task} not scored: {unscored[task]}", highlight=False
+                )
         timings = {
             "started_at": started,
             "finished_at": mf.now_iso(),
@@ -184,38 +221,41 @@ def run(
             notes={
                 "score_settings": {t: settings.for_task(t) for t in tasks},
                 "score_type": description.get("score_type", "continuous"),
-                **_answer_accounting(run_dir / "predictions.jsonl"),
+                **{key: value for key, value in accounting.items() if value},
+                **({"unscored_tasks": unscored} if unscored else {}),
             },
+            model_options=model_options,
+            partial=partial,
         )  # fmt: skip
         mf.write_manifest(run_dir / "manifest.json", manifest)
         mf.write_state(state_path, identity, status="complete")
-        return RunOutcome(run_dir, tasks, results, manifest)
+        return RunOutcome(run_dir, tasks, results, manifest, unscored=unscored)
     finally:
         ctx.close()
 
 
-def _answer_accounting(predictions: Path) -> dict[str, Any]:
-    """Parse failures and repairs of text-output models, counted from the merged predictions file (right after a
-    resume or under torchrun, unlike a per-process counter)."""
-    from bench.models.imt_parse import summarise_answer_meta
-    from bench.records import iter_records
+def _identity_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Model options that change outputs make a different run; how fast answers are fetched does not."""
+    return {k: v for k, v in sorted(options.items()) if k not in ("concurrency", "timeout", "max_retries")}
 
-    summary = summarise_answer_meta(rec.meta for _, rec in iter_records(predictions, "any"))
-    return {key: value for key, value in summary.items() if value}
+
+def _unparseable_answers(predictions: Path) -> bool:
+    return any((rec.meta or {}).get("parse_failures") for _, rec in iter_records(predictions, "any"))
 
 
 def _finished(run_dir: Path, tasks: list[str]) -> RunOutcome | None:
     """A completed run (same identity) is reused as is: its results are read back, nothing is recomputed."""
     import json
 
-    paths = [run_dir / "results" / f"{t}.json" for t in tasks]
-    if mf.read_state(run_dir / "run_state.json").get("status") != "complete" or not all(
-        p.is_file() for p in paths
-    ):
+    if mf.read_state(run_dir / "run_state.json").get("status") != "complete":
         return None
-    results = {t: json.loads(p.read_text(encoding="utf-8")) for t, p in zip(tasks, paths, strict=True)}
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    return RunOutcome(run_dir, tasks, results, manifest)
+    unscored = manifest.get("notes", {}).get("unscored_tasks", {})
+    paths = {t: run_dir / "results" / f"{t}.json" for t in tasks if t not in unscored}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    results = {t: json.loads(p.read_text(encoding="utf-8")) for t, p in paths.items()}
+    return RunOutcome(run_dir, tasks, results, manifest, unscored=unscored)
 
 
 def _chunk_path(run_dir: Path, k: int) -> Path:

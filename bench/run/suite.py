@@ -91,6 +91,7 @@ def run_suite(
     n_boot: int | None = None,
     settings: ScoreSettings | None = None,
     fit_options: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
     console: Console | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def run_suite(
             outcome = run(
                 model_spec, name, roots[name], roles["test"] or "test", mode, fraction, seed, run_dir, device,
                 batch_size, workers, settings=task_settings, train_split=roles["train"], val_split=roles["val"],
-                fit_options=fit_options, console=console, progress=progress,
+                fit_options=fit_options, model_options=model_options, console=console, progress=progress,
             )  # fmt: skip
             entry = {
                 "dataset": name,
