@@ -15,6 +15,10 @@ class RunError(ValueError):
     """A run that cannot start or go on, with what to do about it."""
 
 
+class FineTuneUnsupported(RunError):
+    """The model cannot be fine-tuned in-process (external models: the documented hook is a predictions file)."""
+
+
 @dataclass
 class Distributed:
     rank: int = 0

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bench.models.base import ModelAdapter, TaskSpec
 from bench.run import manifest as mf
-from bench.run.context import Distributed, RunError, construct_model
+from bench.run.context import Distributed, FineTuneUnsupported, RunError, construct_model
 from bench.run.loader import load_samples
 
 
@@ -48,7 +48,7 @@ def fine_tune(
     if not model.can_train:
         if not model.needs_images:  # predictions made elsewhere: the file holds the fine-tuned outputs
             return model, {"trained": "externally (predictions file)", "fraction": fraction, "seed": seed}
-        raise RunError(
+        raise FineTuneUnsupported(
             f"{model_spec} cannot be fine-tuned in-process: fine-tune it with your own training command, "
             "then pass its predictions as predictions:FILE with --mode fine-tune"
         )

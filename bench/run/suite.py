@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bench.datasets import DATASETS, get_adapter
 from bench.records import atomic_write_text
+from bench.run.context import FineTuneUnsupported
 from bench.run.score import ScoreSettings
 
 # (train, validation, test) split of each benchmark; None = no such split (validation then a seeded hold-out).
@@ -121,11 +122,20 @@ def run_suite(
             )
             task_settings.seed = seed
             start = time.perf_counter()
-            outcome = run(
-                model_spec, name, roots[name], roles["test"] or "test", mode, fraction, seed, run_dir, device,
-                batch_size, workers, settings=task_settings, train_split=roles["train"], val_split=roles["val"],
-                fit_options=fit_options, model_options=model_options, console=console, progress=progress,
-            )  # fmt: skip
+            try:
+                outcome = run(
+                    model_spec, name, roots[name], roles["test"] or "test", mode, fraction, seed, run_dir,
+                    device, batch_size, workers, settings=task_settings, train_split=roles["train"],
+                    val_split=roles["val"], fit_options=fit_options, model_options=model_options,
+                    console=console, progress=progress,
+                )  # fmt: skip
+            except (
+                FineTuneUnsupported
+            ) as exc:  # external models: fine-tune with your own code (docs/models.md)
+                runs.append({"dataset": name, "mode": mode, "fraction": fraction, "seed": seed,
+                             "status": f"skipped: {exc}"})  # fmt: skip
+                console.print(f"[yellow]skipped[/yellow] {name} {mode}: {exc}", highlight=False)
+                continue
             entry = {
                 "dataset": name,
                 "mode": mode,

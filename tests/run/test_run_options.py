@@ -129,3 +129,52 @@ def test_limit_makes_a_partial_run_that_never_enters_a_table(demo_data: Path, tm
         ["--model", f"imt-text:{answers}", "--root", str(demo_data / "vindr-cxr"), "--out", str(run_dir)]
     )
     assert full.exit_code == 1 and "differs in" in full.output and "limit" in full.output
+
+
+class _ConstantModel:
+    """An external image model that cannot train: answers 0.5 for every label (needs pixels, like clip: / hf:)."""
+
+    tasks = frozenset({"classification"})
+    needs_images = True
+    can_train = False
+    score_type = "continuous"
+
+    def __init__(self, target: str, *, device: str = "cpu"):
+        self.target = target
+
+    def predict(self, batch, spec):
+        from bench.records import Record
+
+        return [
+            Record(id=s.record.id, image=s.record.image, labels=dict.fromkeys(spec.labels, 0.5))
+            for s in batch
+        ]
+
+    def describe(self):
+        return {"spec": f"constant:{self.target}", "score_type": self.score_type}
+
+    def fit(self, *args, **kwargs):
+        raise NotImplementedError
+
+
+def test_suite_skips_fine_tuning_of_models_that_cannot_train(
+    demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from bench.models import MODEL_KINDS
+    from bench.run.suite import run_suite
+
+    monkeypatch.setitem(MODEL_KINDS, "constant", f"{__name__}:_ConstantModel")
+    monkeypatch.setitem(sys.modules, __name__, sys.modules[__name__])
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "shenzhen").symlink_to(demo_data / "shenzhen")
+    summary = run_suite("constant:x", "demo", tmp_path / "out", data, workers=0, n_boot=10, progress=False)
+    shenzhen = [r for r in summary["runs"] if r["dataset"] == "shenzhen"]
+    assert [r["mode"] for r in shenzhen] == ["zero-shot", "fine-tune"]
+    assert shenzhen[0]["status"] == "ok"
+    assert (
+        shenzhen[1]["status"].startswith("skipped:")
+        and "cannot be fine-tuned in-process" in shenzhen[1]["status"]
+    )
