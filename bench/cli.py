@@ -29,6 +29,7 @@ class Task(StrEnum):
     localization = "localization"
     segmentation = "segmentation"
     report = "report"
+    attributes = "attributes"
 
 
 class LabelSet(StrEnum):

@@ -5,15 +5,19 @@ and its text answers go through the same parsers as `imt-text:` (`AnswerDecoder`
 
 - `vision-encoder-decoder` (e.g. ViT + GPT-2): pixels are prepared here in numpy / PIL (size, mean and std from
   `preprocessor_config.json`, else the encoder config and 0.5 / 0.5), the instruction is the decoder prefix;
-- anything `AutoModelForImageTextToText` loads (LLaVA-style) with its `AutoProcessor` (PIL backend), the
+- anything `AutoModelForImageTextToText` loads (LLaVA, LLaVA-NeXT, LLaVA-OneVision, Qwen2-VL, Qwen2.5-VL, Gemma 3 /
+  MedGemma, Idefics3, SmolVLM, PaliGemma) with its processor (PIL image processing; `hf_families.py`), the
   instruction wrapped by the processor's chat template, or by `prompt_format` ("...{instruction}...").
 
+The frame of the answers' `<bin_k>` coordinates is read from what the image processor does (`hf_geometry.py`),
+unless `resize` says it. Checkpoints that ship their own code run only with `trust_remote_code=True`.
 Decoding is greedy or beam search, never sampled; every setting that changes outputs is in `describe()`.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +25,22 @@ from typing import Any
 import numpy as np
 
 from bench.models.base import TASKS, ModelAdapter, Sample, TaskSpec
+from bench.models.hf_families import (
+    adds_bos_twice,
+    chat_prompt,
+    check_remote_code,
+    load_processor,
+    remote_code,
+    remote_model_class,
+)
+from bench.models.hf_geometry import processor_frame
+from bench.models.imt_parse import RESIZE_MODES
 from bench.models.imt_text import Answer, AnswerDecoder, PromptSet, Question, file_sha256
 from bench.records import Record
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".h5")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+LOCATION_TASKS = ("localization", "segmentation")  # answers in <bin_k> coordinates
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,8 @@ class HfCheckpointModel(ModelAdapter):
         num_beams: int = 1,
         no_repeat_ngram_size: int = 0,
         prompt_format: str | None = None,
+        trust_remote_code: bool = False,
+        dtype: str | None = None,
     ):
         self.root = Path(path)
         if not (self.root / "config.json").is_file():
@@ -103,10 +121,13 @@ class HfCheckpointModel(ModelAdapter):
         self.prompts = PromptSet.load(prompts)
         self.decoder = AnswerDecoder(self.prompts, resize=resize, unparseable_labels=unparseable_labels)
         self.resize_source = "argument" if resize is not None else "prompt set"
+        self.frame_problem: str | None = None  # why the processor leaves the coordinate frame undefined
         self.device = torch.device(device)
         self.batch_size = batch_size
         if prompt_format is not None and prompt_format.count("{instruction}") != 1:
             raise ValueError(f"prompt_format {prompt_format!r} must contain '{{instruction}}' exactly once")
+        if dtype is not None and dtype not in DTYPES:
+            raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         self.prompt_format = prompt_format
         self.generation = {
             "max_new_tokens": max_new_tokens,
@@ -114,7 +135,23 @@ class HfCheckpointModel(ModelAdapter):
             "num_beams": num_beams,
             "no_repeat_ngram_size": no_repeat_ngram_size,
         }
-        config = AutoConfig.from_pretrained(self.root, local_files_only=True)
+        self.auto_maps = remote_code(self.root)
+        self.remote_code_files: dict[str, str] | None = None
+        if self.auto_maps:
+            self.remote_code_files = check_remote_code(self.root, self.auto_maps, trust_remote_code)
+            warnings.warn(
+                f"hf:{self.root}: running the checkpoint's own code ({', '.join(self.remote_code_files) or 'none'})",
+                stacklevel=2,
+            )
+        self.trust_remote_code = bool(self.auto_maps) and trust_remote_code
+        self.load_options: dict[str, Any] = {"local_files_only": True}
+        if self.trust_remote_code:
+            self.load_options["trust_remote_code"] = True
+        if dtype is not None:
+            self.load_options["dtype"] = dtype if dtype == "auto" else getattr(torch, dtype)
+        config = AutoConfig.from_pretrained(
+            self.root, local_files_only=True, trust_remote_code=self.trust_remote_code
+        )
         self.family = (
             "vision-encoder-decoder"
             if config.model_type == "vision-encoder-decoder"
@@ -128,7 +165,7 @@ class HfCheckpointModel(ModelAdapter):
                 )
             self._load_encoder_decoder(config)
         else:
-            self._load_image_text_to_text()
+            self._load_image_text_to_text(config)
         self.model.to(self.device).eval()
         self.hashes = checkpoint_hashes(self.root)
 
@@ -137,7 +174,7 @@ class HfCheckpointModel(ModelAdapter):
     def _load_encoder_decoder(self, config: Any) -> None:
         from transformers import AutoTokenizer, VisionEncoderDecoderModel
 
-        self.model = VisionEncoderDecoderModel.from_pretrained(self.root, local_files_only=True)
+        self.model = VisionEncoderDecoderModel.from_pretrained(self.root, **self.load_options)
         self.tokenizer = AutoTokenizer.from_pretrained(self.root, local_files_only=True)
         encoder = config.encoder
         side = int(getattr(encoder, "image_size", 224))
@@ -166,21 +203,25 @@ class HfCheckpointModel(ModelAdapter):
         self.start_id = int(start)
 
     def _adopt_processor_geometry(self) -> None:
-        """Unless `resize` was passed, map boxes back with the geometry the processor really applies (a CLIP
-        processor centre-crops, a padding one pads): otherwise every coordinate would land in the wrong place."""
+        """Unless `resize` was passed, map boxes back with the frame the processor really makes (hf_geometry.py):
+        otherwise every coordinate would land in the wrong place; an undefined frame fails on box/mask tasks."""
         image_processor = getattr(self.processor, "image_processor", None)
         if self.resize_source == "argument" or image_processor is None:
             return
-        if getattr(image_processor, "do_center_crop", False):
-            self.decoder.resize, self.resize_source = "center_crop", "processor (do_center_crop)"
-        elif getattr(image_processor, "do_pad", False):
-            self.decoder.resize, self.resize_source = "pad", "processor (do_pad)"
+        frame = processor_frame(image_processor)
+        if frame.resize is None:
+            self.frame_problem, self.resize_source = frame.source, f"undefined: {frame.source}"
+        else:
+            self.decoder.resize, self.resize_source = frame.resize, frame.source
 
-    def _load_image_text_to_text(self) -> None:
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+    def _load_image_text_to_text(self, config: Any) -> None:
+        from transformers import AutoModelForImageTextToText
 
-        self.model = AutoModelForImageTextToText.from_pretrained(self.root, local_files_only=True)
-        self.processor = AutoProcessor.from_pretrained(self.root, local_files_only=True, backend="pil")
+        model_cls = (
+            remote_model_class(self.auto_maps) if self.trust_remote_code else AutoModelForImageTextToText
+        )
+        self.model = model_cls.from_pretrained(self.root, **self.load_options)
+        self.processor = load_processor(self.root, config, trust_remote_code=self.trust_remote_code)
         self.tokenizer = self.processor.tokenizer
         self._adopt_processor_geometry()
         self.tokenizer.padding_side = "left"  # decoder-only batches are padded on the left
@@ -212,6 +253,19 @@ class HfCheckpointModel(ModelAdapter):
             ids.add(self.start_id)
         return {i for i in ids if i is not None}
 
+    def prepare_inputs(self, images: list[np.ndarray], instruction: str) -> Any:
+        """The processor's model inputs for one instruction asked of each image (one image per prompt)."""
+        prompt = chat_prompt(self.processor, instruction, self.prompt_format)
+        return self.processor(
+            images=[
+                [self._to_pil_rgb(im)] for im in images
+            ],  # one list per prompt (Gemma 3, Idefics3, SmolVLM)
+            text=[prompt] * len(images),
+            add_special_tokens=not adds_bos_twice(self.tokenizer, prompt),
+            return_tensors="pt",
+            padding=True,
+        ).to(self.device)
+
     def generate(self, images: list[np.ndarray], instruction: str) -> list[str]:
         """Raw answers of the model to one instruction for each image."""
         import torch
@@ -226,11 +280,10 @@ class HfCheckpointModel(ModelAdapter):
                 prompt = torch.tensor([prefix] * len(images), device=self.device)
                 out = self.model.generate(pixel_values=pixels, decoder_input_ids=prompt, **self.generation)
             else:
-                prompt = self._chat_prompt(instruction)
-                pil_images = [self._to_pil_rgb(im) for im in images]
-                inputs = self.processor(
-                    images=pil_images, text=[prompt] * len(images), return_tensors="pt", padding=True
-                ).to(self.device)
+                inputs = self.prepare_inputs(images, instruction)
+                inputs.pop("labels", None)  # PaliGemmaProcessor adds training labels; generation needs none
+                if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+                    inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
                 out = self.model.generate(**inputs, **self.generation)
                 prompt = inputs["input_ids"]
         new_tokens = out[:, prompt.shape[1] :].tolist()
@@ -238,17 +291,6 @@ class HfCheckpointModel(ModelAdapter):
             self.tokenizer.decode([t for t in row if t not in strip], skip_special_tokens=False).strip()
             for row in new_tokens
         ]
-
-    def _chat_prompt(self, instruction: str) -> str:
-        if self.prompt_format is not None:
-            return self.prompt_format.replace("{instruction}", instruction)
-        if getattr(self.processor, "chat_template", None):
-            message = [
-                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}
-            ]
-            return self.processor.apply_chat_template(message, add_generation_prompt=True)
-        image_token = getattr(self.processor, "image_token", "<image>")
-        return f"{image_token}\n{instruction}"
 
     @staticmethod
     def _to_pil_rgb(image: np.ndarray) -> Any:
@@ -262,6 +304,11 @@ class HfCheckpointModel(ModelAdapter):
 
     def predict(self, batch: list[Sample], spec: TaskSpec) -> list[Record]:
         tasks = [task for task in TASKS if task in spec.tasks]
+        if self.frame_problem and any(task in LOCATION_TASKS for task in tasks):
+            raise ValueError(
+                f"hf:{self.root}: {self.frame_problem}; pass --option resize=({'|'.join(RESIZE_MODES)}) to say "
+                "which image frame its <bin_k> coordinates use"
+            )
         for sample in batch:
             if sample.image is None:
                 raise ValueError(f"hf:{self.root} needs pixels but sample {sample.record.id!r} has none")
@@ -285,11 +332,22 @@ class HfCheckpointModel(ModelAdapter):
     def describe(self) -> dict[str, Any]:
         import transformers
 
+        processor = getattr(self, "processor", None)
+        summary = self.decoder.summary()
+        if self.frame_problem:
+            summary["resize"] = None
         return {
             "spec": f"hf:{self.root}",
             "family": self.family,
             "model_class": type(self.model).__name__,
+            "processor_class": type(processor).__name__ if processor is not None else None,
+            "image_processor_class": type(getattr(processor, "image_processor", None)).__name__
+            if processor is not None
+            else None,
             "checkpoint": {"path": str(self.root), **self.hashes},
+            "remote_code": {"auto_map": self.auto_maps, "files": self.remote_code_files}
+            if self.auto_maps
+            else None,
             "generation": dict(self.generation),
             "device": str(self.device),
             "dtype": str(self.model.dtype),
@@ -300,9 +358,9 @@ class HfCheckpointModel(ModelAdapter):
             "coordinates": {
                 "bins": 1000,
                 "bin_to_coordinate": "c = k / 999",
-                "resize": self.decoder.resize,
+                "resize": None if self.frame_problem else self.decoder.resize,
                 "resize_source": self.resize_source,
             },
             "transformers": transformers.__version__,
-            **self.decoder.summary(),
+            **summary,
         }

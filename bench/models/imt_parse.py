@@ -21,8 +21,10 @@ from bench.datasets.vocabulary import MAPS, STRUCTURES, VOCABULARY
 NUM_BINS = 1000
 MAX_BIN = NUM_BINS - 1
 
-# stretch: resized to the input size ignoring aspect (OFA / IMT-CXR); pad: centred on a square canvas of side
-# max(W, H) then resized (LLaVA "expand2square"); center_crop: shortest side resized, centre square kept (CLIP).
+# stretch: the whole image, nothing padded or cropped, resized with or without keeping its aspect (OFA / IMT-CXR,
+# Qwen2-VL smart_resize, Gemma 3, Idefics3 / SmolVLM tiles): a coordinate spans the original image; pad: centred on
+# a square canvas of side max(W, H) then resized (LLaVA "expand2square"); center_crop: shortest side resized,
+# centre square kept (CLIP). bench/models/hf_geometry.py says which one a Hugging Face processor makes.
 RESIZE_MODES = ("stretch", "pad", "center_crop")
 
 _BIN_TOKEN = re.compile(r"<bin_(\d+)>")
@@ -110,35 +112,91 @@ def is_negative_answer(text: str) -> bool:
 class LabelAnswer:
     positives: frozenset[str]  # vocabulary names the answer names
     unknown_names: tuple[str, ...]  # items no synonym matched (reported, never guessed)
+    # OmniFM-DR's scored list (utils/eval_utils.py:170-184): vocabulary name -> score in [0, 1]; None for a plain
+    # list. Names it does not list scored <= 0.5 there and are given 0.0 by the decoder.
+    scores: dict[str, float] | None = None
+
+
+# A scored item of eval_vqa_gen: `index2ans[k] + "_" + "{:.4f}".format(score)` (utils/eval_utils.py:178), or the
+# `"No Finding_100"` it writes when no candidate scores above 0.5 (:179-180), read as certainty (1.0).
+_SCORED_ITEM = re.compile(r"(?P<name>.+?)_(?P<score>\d+(?:\.\d+)?)")
+_CERTAIN_SCORE = "100"
+# A list item is a name when it is short (OmniFM-DR's longest MIMIC name, "calcification of the aorta", has four
+# words: joint_multi_instructs_dataset.py:281), made of letters (and / ( ) & + '), with none of these words.
+MAX_NAME_WORDS = 5
+_NAME_ITEM = re.compile(r"[a-z][a-z '/()&+]*")
+_NOT_NAME_WORDS = frozenset(
+    {"i", "it", "its", "this", "that", "these", "those", "there", "here", "you", "we", "is", "are", "was",
+     "were", "be", "been", "can", "cannot", "could", "may", "might", "should", "would", "see", "seen", "show",
+     "shows", "look", "looks", "seems", "think", "image", "picture", "sorry", "unable", "yes", "answer"}
+)  # fmt: skip
+
+
+def _is_name(key: str) -> bool:
+    words = key.split()
+    return (
+        bool(_NAME_ITEM.fullmatch(key))
+        and len(words) <= MAX_NAME_WORDS
+        and not _NOT_NAME_WORDS.intersection(words)
+    )
 
 
 def parse_label_list(answer: str, synonyms: Mapping[str, str]) -> LabelAnswer:
-    """Comma- (or semicolon-) joined label names -> vocabulary names.
+    """Comma- (or semicolon-) joined label names -> vocabulary names: the COMPLETE list of positive findings.
 
-    A negative answer ("No Finding", "none", "normal") gives no positive except `No Finding` where that is its
-    synonym. Fails when no item is recognised (a sentence, an empty answer, location tokens).
+    Names no synonym matches (MIMIC long-tail names such as "tortuous aorta") are reported in `unknown_names`;
+    an answer of unknown names only is a valid list with no in-vocabulary positive. A negative answer ("No
+    Finding", "none", "normal") gives no positive except `No Finding` where that is its synonym. OmniFM-DR's
+    scored list (`Edema_0.7312,Atelectasis_0.6100`, `No Finding_100`) gives `scores`.
+
+    Fails on an empty answer, location tokens, an item that is not a name (a sentence: more than
+    MAX_NAME_WORDS words, digits or punctuation, or a verb / pronoun such as "is", "there", "i"), a mix of
+    scored and unscored items, or a score outside [0, 1] (other than eval_vqa_gen's `_100`).
     """
     if not answer.strip():
         raise AnswerParseError("empty answer")
     if _BIN_LIKE.search(answer):
         raise AnswerParseError("location tokens in a label answer")
+    items = [item.strip() for item in re.split(r"[,;]", answer) if normalise_name(item)]
+    if not items:
+        raise AnswerParseError("no label name in the answer")
+    scored = [_SCORED_ITEM.fullmatch(item) for item in items]
+    if any(scored):
+        if not all(scored):
+            raise AnswerParseError(
+                "mixes scored (Name_0.71) and unscored items: "
+                + ", ".join(repr(item) for item, m in zip(items, scored, strict=True) if m is None)
+            )
+        return _scored_list(scored, synonyms)  # type: ignore[arg-type]  # all matched
     positives: set[str] = set()
     unknown: list[str] = []
-    recognised = 0
-    for item in re.split(r"[,;]", answer):
+    for item in items:
         key = normalise_name(item)
-        if not key:
-            continue
         if key in synonyms:
             positives.add(synonyms[key])
-            recognised += 1
         elif is_negative_answer(key):
-            recognised += 1
-        else:
+            continue
+        elif _is_name(key):
             unknown.append(key)
-    if not recognised:
-        raise AnswerParseError(f"no known label name in the answer (unknown: {', '.join(unknown) or '-'})")
+        else:
+            raise AnswerParseError(f"{key!r} is not a label name: the answer is not a list of findings")
     return LabelAnswer(frozenset(positives), tuple(unknown))
+
+
+def _scored_list(matches: list[re.Match[str]], synonyms: Mapping[str, str]) -> LabelAnswer:
+    scores: dict[str, float] = {}
+    unknown: list[str] = []
+    for match in matches:
+        key, text = normalise_name(match["name"]), match["score"]
+        score = 1.0 if text == _CERTAIN_SCORE else float(text)
+        if not 0.0 <= score <= 1.0:
+            raise AnswerParseError(f"score {text} of {match['name']!r} is outside [0, 1]")
+        if key in synonyms:
+            name = synonyms[key]
+            scores[name] = max(score, scores.get(name, 0.0))
+        elif not is_negative_answer(key):
+            unknown.append(key)
+    return LabelAnswer(frozenset(scores), tuple(unknown), scores)
 
 
 def parse_level(answer: str) -> tuple[float, str]:
@@ -290,11 +348,30 @@ def match_instruction(instruction: str, template: str) -> str | None:
 
 
 def summarise_answer_meta(metas: Iterable[Mapping[str, Any] | None]) -> dict[str, dict[str, int]]:
-    """Counts from prediction records' `meta` (parse failures per instruction template, repairs): the numbers for
-    a manifest, right however many resumed or sharded processes wrote the predictions file."""
+    """Counts from prediction records' `meta`: parse failures per instruction template, repairs, unknown label
+    names, answers used per template, answers superseded by a higher-priority template, and records per
+    classification score type. The numbers for a manifest, right however many resumed or sharded processes
+    wrote the predictions file."""
     failures: Counter[str] = Counter()
-    repairs: Counter[str] = Counter()
+    counters: dict[str, Counter[str]] = {key: Counter() for key in _COUNTED_META}
+    score_types: Counter[str] = Counter()
     for meta in metas:
-        failures.update(failure["template"] for failure in (meta or {}).get("parse_failures", []))
-        repairs.update((meta or {}).get("repairs", {}))
-    return {"parse_failures": dict(sorted(failures.items())), "repairs": dict(sorted(repairs.items()))}
+        meta = meta or {}
+        failures.update(failure["template"] for failure in meta.get("parse_failures", []))
+        for key, counter in counters.items():
+            counts = meta.get(key)
+            if isinstance(counts, Mapping):  # other adapters' meta may use these keys otherwise
+                counter.update({k: v for k, v in counts.items() if isinstance(v, int)})
+        if isinstance(meta.get("score_type"), str):
+            score_types[meta["score_type"]] += 1
+    out = {"parse_failures": dict(sorted(failures.items()))}
+    for key, counter in counters.items():
+        out[key] = (
+            dict(counter.most_common()) if key == "unknown_label_names" else dict(sorted(counter.items()))
+        )
+    out["score_types"] = dict(sorted(score_types.items()))
+    return out
+
+
+# Per-record count mappings summed over a predictions file.
+_COUNTED_META = ("repairs", "unknown_label_names", "answers_per_template", "answers_superseded")

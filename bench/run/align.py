@@ -19,6 +19,15 @@ TASK_FIELD = {
     "segmentation": "masks",
     "report": "report",
 }
+# Tasks whose ground truth and predictions live in `meta[key]` (no record field of their own).
+META_TASK_FIELD = {"attributes": "attributes"}
+
+
+def task_value(record: Record, task: str) -> Any:
+    """The record's value for `task`: its field, or `meta[key]` for META_TASK_FIELD tasks (None when absent)."""
+    if task in META_TASK_FIELD:
+        return (record.meta or {}).get(META_TASK_FIELD[task])
+    return getattr(record, TASK_FIELD[task])
 
 
 @dataclass
@@ -37,9 +46,9 @@ class Aligned:
 
 
 def align(task: str, gt_path: str | Path, pred_path: str | Path) -> Aligned:
-    if task not in TASK_FIELD:
-        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_FIELD)}")
-    field = TASK_FIELD[task]
+    if task not in TASK_FIELD and task not in META_TASK_FIELD:
+        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_FIELD | META_TASK_FIELD)}")
+    field = TASK_FIELD.get(task) or f"meta.{META_TASK_FIELD[task]}"
     gt_path, pred_path = Path(gt_path), Path(pred_path)
     gt_all = read_records(gt_path, "gt")
     pred_all = read_records(pred_path, "pred")
@@ -47,7 +56,7 @@ def align(task: str, gt_path: str | Path, pred_path: str | Path) -> Aligned:
     for lineno, rec in pred_all:
         if rec.id not in gt_ids:
             raise RecordError(pred_path, lineno, f"id {rec.id!r} is not in the ground truth {gt_path.name}")
-    gt = [(ln, rec) for ln, rec in gt_all if getattr(rec, field) is not None]
+    gt = [(ln, rec) for ln, rec in gt_all if task_value(rec, task) is not None]
     if not gt:
         raise RecordError(
             gt_path, None, f"no record has a {field!r} field, so there is nothing to score for {task}"
@@ -183,3 +192,36 @@ def report_texts(data: Aligned) -> tuple[list[str], list[str]]:
         refs.append(g.report or "")
         hyps.append(p.report)
     return refs, hyps
+
+
+def attribute_inputs(data: Aligned) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Ground-truth and predicted `meta.attributes` per case ({finding: {"location": [...], "severity": ...}}),
+    checked for shape; a prediction without meta.attributes is an error (use {} for none)."""
+    from bench.datasets.attributes import SEVERITY_GRADES
+
+    def checked(path: Path, line: int, record: Record, what: str) -> dict[str, Any]:
+        value = (record.meta or {}).get("attributes")
+        if not isinstance(value, dict):
+            raise RecordError(
+                path, line, f"record {record.id!r} has no {what} meta.attributes mapping (use {{}} for none)"
+            )
+        for finding, entry in value.items():
+            location = entry.get("location", []) if isinstance(entry, dict) else None
+            severity = entry.get("severity") if isinstance(entry, dict) else None
+            if not (
+                isinstance(entry, dict)
+                and isinstance(location, list)
+                and all(isinstance(term, str) for term in location)
+                and (severity is None or severity in SEVERITY_GRADES)
+            ):
+                raise RecordError(
+                    path,
+                    line,
+                    f"record {record.id!r}: meta.attributes[{finding!r}] must be {{'location': [terms], "
+                    f"'severity': {' | '.join(SEVERITY_GRADES)} | null}}, got {entry!r}",
+                )
+        return value
+
+    gt = [checked(data.gt_path, line, g, "ground-truth") for line, g in data.gt]
+    pred = [checked(data.pred_path, line, p, "predicted") for line, p in data.pred]
+    return gt, pred

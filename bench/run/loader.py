@@ -13,10 +13,16 @@ from bench.datasets.io import load_image
 from bench.models.base import Sample
 from bench.records import Record
 
+# ground truth kept in meta (MIMIC-CXR's finding attributes, read from the report): never shown to a model
+ANSWER_META_KEYS = ("attributes",)
+
 
 def strip_answers(record: Record) -> Record:
-    """What a model may see: id, image size and meta; no labels, boxes, masks or report."""
-    return Record(id=record.id, image=record.image, meta=record.meta)
+    """What a model may see: id, image size and meta; no labels, boxes, masks, report or answers kept in meta."""
+    meta = record.meta
+    if meta and any(key in meta for key in ANSWER_META_KEYS):
+        meta = {k: v for k, v in meta.items() if k not in ANSWER_META_KEYS}
+    return Record(id=record.id, image=record.image, meta=meta)
 
 
 def image_path(root: Path, record: Record) -> Path:

@@ -31,6 +31,7 @@ from bench.models.base import ModelAdapter, Sample, TaskSpec
 from bench.models.imt_parse import summarise_answer_meta
 from bench.records import Record, RecordError, atomic_write_text, iter_records, record_to_json, write_records
 from bench.run import manifest as mf
+from bench.run.align import task_value
 from bench.run.context import Distributed, RunError, construct_model
 from bench.run.finetune import fine_tune
 from bench.run.loader import ImageDataset, iter_batches, strip_answers
@@ -38,12 +39,13 @@ from bench.run.score import ScoreSettings, score_files
 
 MODES = ("zero-shot", "fine-tune")
 TASK_OF = {"classification": "classification", "localization": "localization", "segmentation": "segmentation"}
-TASK_OF |= {"report_generation": "report", "report": "report"}
+TASK_OF |= {"report_generation": "report", "report": "report", "attributes": "attributes"}
 TASK_FIELD = {
     "classification": "labels",
     "localization": "boxes",
     "segmentation": "masks",
     "report": "report",
+    "attributes": "attributes",  # in meta["attributes"], not a record field: see bench.run.align.task_value
 }
 
 
@@ -124,9 +126,7 @@ def run(
         model = construct_model(model_spec, device, **model_options)
         ids = [r.id for r in records]
         wanted = [TASK_OF[t] for t in adapter.tasks if t in TASK_OF]
-        present = [
-            t for t in dict.fromkeys(wanted) if any(getattr(r, TASK_FIELD[t]) is not None for r in records)
-        ]
+        present = [t for t in dict.fromkeys(wanted) if any(task_value(r, t) is not None for r in records)]
         tasks = [t for t in present if t in model.tasks]
         if not tasks:
             raise RunError(
@@ -173,6 +173,9 @@ def run(
         )
         description = model.describe()
         description.update({k: v for k, v in accounting.items() if k in description})
+        kinds = sorted(accounting.get("score_types") or {})
+        if kinds:  # text answers: per-record score types counted over the whole predictions file
+            description["score_type"] = kinds[0] if len(kinds) == 1 else "mixed"
         results, unscored = {}, {}
         for task in tasks:
             try:
@@ -236,7 +239,8 @@ def run(
 
 def _identity_options(options: dict[str, Any]) -> dict[str, Any]:
     """Model options that change outputs make a different run; how fast answers are fetched does not."""
-    return {k: v for k, v in sorted(options.items()) if k not in ("concurrency", "timeout", "max_retries")}
+    speed_only = ("concurrency", "timeout", "max_retries", "backoff", "api_key_env", "cache")
+    return {k: v for k, v in sorted(options.items()) if k not in speed_only}
 
 
 def _unparseable_answers(predictions: Path) -> bool:

@@ -17,6 +17,7 @@ from bench.records import RecordError, atomic_write_text
 from bench.run.align import (
     Aligned,
     align,
+    attribute_inputs,
     classification_arrays,
     detection_inputs,
     report_texts,
@@ -25,7 +26,7 @@ from bench.run.align import (
 from bench.run.provenance import file_provenance, model_fingerprint, package_versions, sha256_text_lines
 
 RESULTS_SCHEMA_VERSION = 1
-TASKS = ("classification", "localization", "segmentation", "report")
+TASKS = ("classification", "localization", "segmentation", "report", "attributes")
 
 
 @dataclass
@@ -66,6 +67,8 @@ class ScoreSettings:
             return {**common, "labels": self.labels, "froc_hit": self.froc_hit}
         if task == "segmentation":
             return {**common, "empty_rule": self.empty_rule}
+        if task == "attributes":
+            return common
         return {
             **common,
             "ce_labelset": self.ce_labelset,
@@ -178,6 +181,11 @@ def score_aligned(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit |
             seed=settings.seed,
             clusters=clusters,
         )
+    if data.task == "attributes":
+        from bench.metrics.attributes import score_attributes
+
+        gt, pred = attribute_inputs(data)
+        return score_attributes(gt, pred, n_boot=settings.n_boot, seed=settings.seed, clusters=clusters)
     from bench.metrics.report_task import score_report
 
     refs, hyps = report_texts(data)
@@ -204,12 +212,17 @@ _TASK_PACKAGES = {
     "localization": (),
     "segmentation": ("pycocotools",),
     "report": ("bert-score", "transformers", "torch", "nltk"),
+    "attributes": (),
 }
 
 
 # Ground-truth conventions an adapter records in `meta` (label rules, report sections): they change the numbers,
 # so the results carry them.
-GROUND_TRUTH_CONVENTIONS = {"classification": ("label_rules",), "report": ("report_sections",)}
+GROUND_TRUTH_CONVENTIONS = {
+    "classification": ("label_rules",),
+    "report": ("report_sections",),
+    "attributes": ("report_sections",),  # attributes are read from these report sections
+}
 
 
 def ground_truth_conventions(data: Aligned) -> dict[str, Any]:

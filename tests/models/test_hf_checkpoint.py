@@ -117,7 +117,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "preprocessor_config.json").write_text(
         json.dumps({"size": {"height": 32, "width": 32}, "image_mean": [0.5] * 3, "image_std": [0.5] * 3})
     )
-    (root / "prompts.yaml").write_text('segmentation: "Please segment the {}"\n')
+    (root / "prompts.yaml").write_text(
+        'segmentation: "Please segment the {}"\nlocalization: "Where is {} ?"\n'
+    )
     return root
 
 

@@ -157,7 +157,9 @@ def _save(root: Path, vocab: dict[str, int], *, chain: bool) -> Path:
         chat_template=CHAT_TEMPLATE,
     )
     processor.save_pretrained(root)
-    (root / "prompts.yaml").write_text('segmentation: "Please segment the {}"\nresize: center_crop\n')
+    (root / "prompts.yaml").write_text(
+        'segmentation: "Please segment the {}"\nlocalization: "Where is {} ?"\nresize: center_crop\n'
+    )
     return root
 
 
@@ -224,7 +226,7 @@ def test_chat_template_wraps_every_instruction(checkpoints: dict[str, Path]) -> 
     coordinates = model.describe()["coordinates"]
     assert (coordinates["resize"], coordinates["resize_source"]) == (
         "center_crop",
-        "processor (do_center_crop)",
+        "processor (CLIPImageProcessorPil: shortest edge to 16, centre crop 16 x 16)",
     )
     stretched = load_model(f"hf:{checkpoints['chain']}", resize="stretch", max_new_tokens=8)
     assert stretched.describe()["coordinates"]["resize_source"] == "argument"
@@ -293,7 +295,7 @@ def test_random_model_batches_align_and_every_answer_is_accounted(checkpoints: d
         for structure in SPEC.structures:
             instruction = f"Please segment the {structure} from the given image."
             assert not (instruction in failed and structure in (rec.masks or {}))
-        assert ("Where is Nodule ?" in failed) <= (rec.boxes == [])
+        assert ("Give the accurate bounding box of Nodule." in failed) <= (rec.boxes == [])
         assert isinstance(rec.report, str)
 
 

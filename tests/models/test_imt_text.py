@@ -238,15 +238,19 @@ def _samples() -> list[Sample]:
     return [Sample(Record(id=i, image={"width": w, "height": h})) for i, (w, h) in IMAGES.items()]
 
 
-def _rows(b_disease: str = "garbled output") -> list[dict]:
+def _rows(b_disease: str = "I cannot tell from this image") -> list[dict]:
     tri = "<bin_0> <bin_0> <bin_999> <bin_0> <bin_999> <bin_999> <bin_0> <bin_999>"
     return [
         {"id": "a", "instruction": "What disease does this image have?", "answer": "Nodule, effusion"},
-        {"id": "a", "instruction": "Where is Nodule ?", "answer": "<bin_100> <bin_200> <bin_300> <bin_400>"},
+        {
+            "id": "a",
+            "instruction": "Give the accurate bounding box of Nodule.",
+            "answer": "<bin_100> <bin_200> <bin_300> <bin_400>",
+        },
         {"id": "a", "instruction": "Please segment the heart from the given image.", "answer": tri},
         {"id": "a", "instruction": "Describe the image.", "answer": " Small left nodule. "},
         {"id": "b", "instruction": "what disease does this image have ?", "answer": b_disease},
-        {"id": "b", "instruction": "Give the accurate bounding box of nodule.", "answer": "<bin_1> <bin_2>"},
+        {"id": "b", "instruction": "give the accurate bbox of nodule.", "answer": "<bin_1> <bin_2>"},
         {"id": "b", "instruction": "Please segment the heart from the given image.", "answer": "<bin_5>"},
         {"id": "b", "instruction": "Describe the image.", "answer": "", "image_size": [384, 384]},
         {"id": "b", "instruction": "Is this a question we do not know?", "answer": "yes"},
@@ -263,13 +267,22 @@ def test_adapter_parses_every_task(tmp_path: Path) -> None:
     assert [(x.label, x.score) for x in a.boxes] == [("Nodule", 1.0)]
     assert a.boxes[0].bbox == pytest.approx((100, 200, 300, 400))
     assert decode_mask(a.masks["heart"].rle()).all()  # the polygon covers the whole 999 x 999 image
-    assert a.report == "Small left nodule." and a.meta is None
+    assert a.report == "Small left nodule."
+    assert a.meta == {
+        "answers_per_template": {
+            "Describe the image.": 1,
+            "Give the accurate bounding box of {}.": 1,
+            "Please segment the {} from the given image.": 1,
+            "What disease does this image have?": 1,
+        },
+        "score_type": "binary",
+    }
     # b: all three location / label answers are unparseable -> recorded, no fallback values
     assert b.labels is None and b.boxes == [] and b.masks == {} and b.report == ""
     templates = [f["template"] for f in b.meta["parse_failures"]]
     assert templates == [
         "What disease does this image have?",
-        "Give the accurate bounding box of {}.",
+        "Give the accurate bbox of {}.",
         "Please segment the {} from the given image.",
     ]
     expected = {t: 1 for t in templates}
@@ -365,9 +378,13 @@ def test_missing_and_duplicate_answers_are_errors(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"a\.jsonl: no report answer for id 'b'"):
         model.predict(_samples(), SPEC)
     spec = TaskSpec(tasks=("localization",), box_labels=["Nodule", "Mass"])
-    with pytest.raises(RecordError, match=re.escape("no answer for id 'a' to 'Where is Mass ?'")):
+    with pytest.raises(
+        RecordError, match=re.escape("no answer for id 'a' to 'Give the accurate bounding box of Mass.'")
+    ):
         model.predict(_samples()[:1], spec)
-    dup = _rows() + [{"id": "a", "instruction": "where is nodule?", "answer": "none"}]
+    dup = _rows() + [
+        {"id": "a", "instruction": "give the accurate bounding box of nodule .", "answer": "none"}
+    ]
     with pytest.raises(RecordError, match=r":10: second answer for id 'a'.*first on line 2"):
         ImtTextModel(str(_answers(tmp_path / "d.jsonl", dup)))
 
@@ -388,3 +405,200 @@ def test_bad_answer_lines_are_located(tmp_path: Path, line: str, message: str) -
     path.write_text('{"id": "a", "instruction": "Describe the image.", "answer": "ok"}\n' + line + "\n")
     with pytest.raises(RecordError, match=f"bad.jsonl:2: .*{message}"):
         ImtTextModel(str(path))
+
+
+# ----------------------------------------------------------------------------- label lists (issue 10)
+
+
+@pytest.mark.parametrize(
+    ("answer", "positives", "unknown"),
+    [
+        ("tortuous aorta, cardiomegaly", {"Cardiomegaly"}, ("tortuous aorta",)),
+        ("tortuous aorta", set(), ("tortuous aorta",)),  # a complete list: no in-vocabulary finding
+        (
+            "Calcification of the Aorta; Pneumomediastinum",
+            set(),
+            ("calcification of the aorta", "pneumomediastinum"),
+        ),
+        ("subcutaneous emphysema, no finding", {"No Finding"}, ("subcutaneous emphysema",)),
+    ],
+)
+def test_label_list_out_of_vocabulary_names_are_a_complete_list(answer, positives, unknown) -> None:
+    parsed = parse_label_list(answer, SYN)
+    assert parsed.positives == positives and parsed.unknown_names == unknown and parsed.scores is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("there is a small effusion", "not a label name"),  # a sentence, not a list
+        ("Nodule, and I think an effusion too", "not a label name"),
+        ("it looks fine", "not a label name"),
+        ("cardiomegaly with a very large and dense heart shadow", "not a label name"),  # > MAX_NAME_WORDS
+        ("Edema 12", "not a label name"),
+        ("<bin_4> <bin_5>", "location tokens"),
+        ("", "empty"),
+    ],
+)
+def test_label_list_that_is_not_a_list_fails(answer: str, reason: str) -> None:
+    with pytest.raises(AnswerParseError, match=reason):
+        parse_label_list(answer, SYN)
+
+
+def test_eval_vqa_gen_scored_list() -> None:
+    """utils/eval_utils.py:173-181 of OmniFM-DR: `name_{score:.4f}` joined by ',', `No Finding_100` if none > 0.5."""
+    parsed = parse_label_list("Pleural Effusion_0.9127,Cardiomegaly_0.5001,tortuous aorta_0.7000", SYN)
+    assert parsed.scores == {"Pleural Effusion": 0.9127, "Cardiomegaly": 0.5001}
+    assert parsed.unknown_names == ("tortuous aorta",)
+    assert parse_label_list("No Finding_100", SYN).scores == {"No Finding": 1.0}
+    assert parse_label_list("Pleural_Thickening_0.6000", SYN).scores == {"Pleural Thickening": 0.6}
+    with pytest.raises(AnswerParseError, match="outside"):
+        parse_label_list("Edema_1.5", SYN)
+    with pytest.raises(AnswerParseError, match="mixes scored"):
+        parse_label_list("Edema_0.7000, Nodule", SYN)
+
+
+# ----------------------------------------------------------------------------- attribute words
+
+
+def test_location_answers_in_ground_truth_terms() -> None:
+    from bench.models.imt_attributes import parse_location
+
+    # OmniFM-DR's vocabulary (joint_multi_instructs_dataset.py:1419)
+    expected = {
+        "right": ("right",),
+        "left": ("left",),
+        "mid": ("middle zone",),
+        "base": ("basal",),
+        "basilar": ("basal",),
+        "bibasilar": ("bilateral", "basal"),
+        "lower lobe": (),
+    }
+    for word, terms in expected.items():
+        assert parse_location(f" {word}").terms == terms, word
+    assert parse_location("Right lower lobe").terms == ("right", "right lower lobe")
+    assert parse_location("lower lobe, left").terms == ("left", "left lower lobe")
+    assert parse_location("right and left bases").terms == ("bilateral", "basal")
+    assert parse_location("none").terms == ()
+    for bad, reason in (
+        ("", "empty"),
+        ("<bin_1> <bin_2> <bin_3> <bin_4>", "location tokens"),
+        ("big", "no location"),
+    ):
+        with pytest.raises(AnswerParseError, match=reason):
+            parse_location(bad)
+
+
+def test_location_and_severity_words_read_as_the_ground_truth_rules_read_them() -> None:
+    """Every phrase the ground-truth extractor also knows gives the same terms / grade as it does in a report."""
+    from bench.datasets.attributes import finding_attributes
+    from bench.models.imt_attributes import LOCATION_PHRASES, SEVERITY_WORDS, parse_location, parse_severity
+
+    for word, grade in SEVERITY_WORDS.items():
+        assert (
+            finding_attributes(f"There is a {word} pleural effusion.")["Pleural Effusion"]["severity"]
+            == grade
+        )
+        assert parse_severity(word).grade == grade
+    compared = 0
+    for phrase in LOCATION_PHRASES:
+        truth = finding_attributes(f"Pleural effusion at the {phrase}.").get("Pleural Effusion", {})
+        if truth.get("location"):
+            assert parse_location(phrase).terms == tuple(truth["location"]), phrase
+            compared += 1
+    assert compared >= 20
+
+
+def test_severity_answers() -> None:
+    from bench.models.imt_attributes import parse_severity
+
+    assert parse_severity("small").grade == "mild"
+    assert parse_severity("Small to moderate.").grade == "moderate"  # the highest stated, as the ground truth
+    assert parse_severity("large").grade == "severe"
+    assert parse_severity("none").grade is None
+    for bad in ("", "yes", "right", "<bin_3>"):
+        with pytest.raises(AnswerParseError):
+            parse_severity(bad)
+
+
+# ----------------------------------------------------------------------------- prompt sets
+
+
+def test_default_prompts_carry_task_and_meaning() -> None:
+    prompts = PromptSet.load()
+    assert prompts.meaning("attributes", "Where is {} ?") == "location"
+    assert prompts.meaning("attributes", "What is the level of {} ?") == "severity"
+    assert "Where is {} ?" not in prompts.templates["localization"]
+    assert prompts.templates["localization"][0] == "Give the accurate bounding box of {}."
+    assert prompts.asked("attributes") == ("Where is {} ?", "What is the level of {} ?")
+    assert prompts.asked("report") == ("Describe the image.",)
+    assert prompts.slots("report") == {
+        "report": ("Describe the image.", "describe the image", "describe this image")
+    }
+    assert prompts.to_json()["meanings"]["localization"] == {
+        "Give the accurate bounding box of {}.": "boxes",
+        "Give the accurate bbox of {}.": "boxes",
+    }
+
+
+def test_training_wordings_are_matched() -> None:
+    """The wordings OmniFM-DR trains on (joint_multi_instructs_dataset.py:454, :874, :1093-1094), lower-cased and
+    with the leading space the code puts before them."""
+    prompts = PromptSet.load()
+    cases = {
+        " give the accurate bbox of nodule.": ("Give the accurate bbox of {}.", "nodule"),
+        " describe the image": ("describe the image", ""),
+        "where is atelectasis?": ("Where is {} ?", "atelectasis"),
+        "what is the level of effusion?": ("What is the level of {} ?", "effusion"),
+        "please segment the left lung from the given image.": (
+            "Please segment the {} from the given image.",
+            "left lung",
+        ),
+    }
+    templates = [t for items in prompts.templates.values() for t in items]
+    for instruction, (template, target) in cases.items():
+        matched = [(t, match_instruction(instruction, t)) for t in templates]
+        assert [(t, found) for t, found in matched if found is not None] == [(template, target)], instruction
+
+
+def test_prompt_file_meanings_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text('attributes:\n  - "Where is {} ?"\n')
+    with pytest.raises(ValueError, match="needs a meaning, one of location, severity"):
+        PromptSet.load(path)
+    path.write_text('localization:\n  - "Where is {} ?": location\n')
+    with pytest.raises(ValueError, match="needs a meaning, one of boxes"):
+        PromptSet.load(path)
+    path.write_text('attributes:\n  - "Where is it ?": location\n')
+    with pytest.raises(ValueError, match="exactly one"):
+        PromptSet.load(path)
+    path.write_text('report: ["Describe the image.", "describe the image ."]\n')
+    with pytest.raises(ValueError, match="are the same instruction"):
+        PromptSet.load(path)
+    path.write_text('localization: ["Where is {} ?"]\nattributes: null\n')
+    custom = PromptSet.load(path)  # an older answers file whose "Where is" answers are boxes
+    assert custom.meaning("localization", "Where is {} ?") == "boxes" and "attributes" not in custom.templates
+
+
+def test_summarise_answer_meta_counts_everything() -> None:
+    metas = [
+        {
+            "unknown_label_names": {"tortuous aorta": 1},
+            "answers_per_template": {"A": 2},
+            "score_type": "binary",
+        },
+        {"unknown_label_names": {"tortuous aorta": 1, "hernia x": 1}, "answers_superseded": {"B": 3}},
+        {
+            "answers_per_template": {"A": 1, "C": 1},
+            "score_type": "continuous",
+            "repairs": {"clipped_boxes": 1},
+        },
+        None,
+        {"score_type": {"odd": "value"}, "repairs": "not a mapping"},  # another adapter's meta: ignored
+    ]
+    summary = summarise_answer_meta(metas)
+    assert summary["unknown_label_names"] == {"tortuous aorta": 2, "hernia x": 1}
+    assert summary["answers_per_template"] == {"A": 3, "C": 1}
+    assert summary["answers_superseded"] == {"B": 3}
+    assert summary["score_types"] == {"binary": 1, "continuous": 1}
+    assert summary["repairs"] == {"clipped_boxes": 1}
