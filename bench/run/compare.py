@@ -268,6 +268,10 @@ def compare_files(
     from bench.run.score import resolve_cluster
     from bench.run.study_level import LEVELS, default_level, to_study_level
 
+    if task not in HEADLINE:
+        raise ValueError(
+            f"paired comparison is not defined for {task!r}; compare one of {', '.join(HEADLINE)}"
+        )
     a = align(task, gt_path, pred_a_path)
     b = align(task, gt_path, pred_b_path)
     _check_same_cases(a, b)

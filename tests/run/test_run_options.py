@@ -178,3 +178,14 @@ def test_suite_skips_fine_tuning_of_models_that_cannot_train(
         shenzhen[1]["status"].startswith("skipped:")
         and "cannot be fine-tuned in-process" in shenzhen[1]["status"]
     )
+
+
+def test_compare_refuses_tasks_without_a_paired_test(tmp_path: Path) -> None:
+    gt = tmp_path / "gt.jsonl"
+    gt.write_text('{"id": "a", "meta": {"attributes": {}}}\n', encoding="utf-8")
+    result = cli.invoke(
+        app, ["compare", "--task", "attributes", "--gt", str(gt), "--pred-a", str(gt), "--pred-b", str(gt),
+              "--out", str(tmp_path / "c.json")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "paired comparison is not defined for 'attributes'" in result.output
