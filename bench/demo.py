@@ -100,6 +100,7 @@ def main() -> None:
     console.print(
         f"make demo: {time.perf_counter() - start:.1f} s in total; runs in {args.runs}/, tables in {args.tables}/"
     )
+    print_summary(args.tables)
 
 
 def publish(runs: Path, tables: Path, n_boot: int, console: Console) -> None:
@@ -121,9 +122,18 @@ def publish(runs: Path, tables: Path, n_boot: int, console: Console) -> None:
         code = step()
         if code != 0:
             raise SystemExit(f"make demo: {name} failed (exit {code})")
-    table = tables / "table.md"
-    if table.is_file():
-        console.print(table.read_text(encoding="utf-8"))
+
+
+def print_summary(tables: Path) -> None:
+    """The last lines of `make demo`: benchmarks × ZS / FT with CIs (fits 100 columns) and where the rest is."""
+    from leaderboards.model import Table
+    from leaderboards.render.text import render_summary
+    from leaderboards.verify_table import CELLS_FILE
+
+    table = Table.from_json(json.loads((tables / CELLS_FILE).read_text(encoding="utf-8")))
+    print(render_summary(table, width=100), end="")  # plain print: rich would re-wrap and colour the columns
+    print(f"Paper table: {(tables / 'table.tex').resolve()} (needs \\usepackage{{booktabs,siunitx}})")
+    print(f"HTML report: {(tables / 'report.html').resolve()}")
 
 
 if __name__ == "__main__":

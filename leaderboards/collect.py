@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from leaderboards.conventions import convention_footnote
+from leaderboards.conventions import convention_footnote, significance_footnote
 from leaderboards.model import Cell, Source, Table
 from leaderboards.runs import RunInfo, discover_runs
 from leaderboards.specs import Column, Row, Spec
@@ -92,17 +92,24 @@ def reproduced_cell(row: Row, col: Column, runs: list[RunInfo], cache: ResultsCa
             str(r.path) for r in matched
         )
         return cell
-    for run in sorted(matched, key=lambda r: (r.seed is None, r.seed or 0)):
-        path = run.results_path(col.task)
+    ordered = sorted(matched, key=lambda r: (r.seed is None, r.seed or 0))
+    return cell_from_runs(cell, col, [(r.path, r.results_path(col.task), r.seed) for r in ordered], cache)
+
+
+def cell_from_runs(
+    cell: Cell, col: Column, runs: list[tuple[Path, Path, int | None]], cache: ResultsCache
+) -> Cell:
+    """Fill a reproduced cell from its runs' results files: (run dir, results file, seed), lowest seed first."""
+    for run_dir, path, seed in runs:
         loaded = cache.get(path)
         if loaded is None:
             cell.reason = f"{path} is missing (task not run or the run failed)"
             return cell
         results, sha = loaded
         value, ci, metric_path, reason = metric_from_results(results, col.metric)
-        cell.sources.append(Source(str(run.path), str(path), sha, metric_path, run.seed, value))
+        cell.sources.append(Source(str(run_dir), str(path), sha, metric_path, seed, value))
         if value is None:
-            cell.reason = reason if len(matched) == 1 else f"seed {run.seed}: {reason}"
+            cell.reason = reason if len(runs) == 1 else f"seed {seed}: {reason}"
             return cell
         cell.ci95 = ci
     values = [s.value for s in cell.sources if s.value is not None]
@@ -192,30 +199,76 @@ def _footnotes(
     return texts, by_column
 
 
-def collect_table(spec: Spec, run_paths: list[str | Path], out_dir: str | Path | None = None) -> Table:
-    """Build the table; `out_dir` receives the paired comparison files behind the significance markers."""
+class MixedGroundTruthError(ValueError):
+    """Rows of one column were scored on different test sets: their numbers cannot be ranked together."""
+
+
+def check_one_ground_truth(
+    spec: Spec, rows: list[Row], cells: dict[tuple[str, str], Cell], cache: ResultsCache
+) -> None:
+    """Refuse a column whose reproduced cells come from different ground truth (gt file or scored case list):
+    bold, order and the dagger would compare numbers of different test sets."""
+    for col in spec.columns:
+        test_sets: dict[tuple[str | None, str | None], list[str]] = {}
+        cases: dict[tuple[str | None, str | None], Any] = {}
+        for row in rows:
+            cell = cells[(row.id, col.key)]
+            if row.kind != "reproduced":
+                continue
+            for source in cell.sources:
+                loaded = cache.get(Path(source.results))
+                if loaded is None:
+                    continue
+                provenance = loaded[0].get("provenance", {})
+                key = (provenance.get("inputs", {}).get("gt", {}).get("sha256"), provenance.get("ids_sha256"))
+                if row.id not in test_sets.setdefault(key, []):
+                    test_sets[key].append(row.id)
+                cases[key] = loaded[0].get("n", "?")
+        if len(test_sets) > 1:
+            described = "; ".join(
+                f"{', '.join(ids)} on {cases[key]} cases (gt sha256 {str(key[0])[:12]}…)"
+                for key, ids in test_sets.items()
+            )
+            raise MixedGroundTruthError(
+                f"column {col.key} mixes test sets, which cannot be ranked, bolded or tested together: "
+                f"{described}. Give the column a `split`, or score every model on the same ground truth."
+            )
+
+
+def _drop_stale_comparisons(out_dir: Path, cells: list[Cell]) -> None:
+    """Comparison files of an earlier build of this folder that no cell points to any more."""
+    written = {c.test.comparison_file for c in cells if c.test is not None and c.test.comparison_file}
+    for path in sorted((out_dir / "comparisons").glob("*.json")):
+        if f"comparisons/{path.name}" not in written:
+            path.unlink()
+
+
+def finish_table(
+    spec: Spec,
+    cells: dict[tuple[str, str], Cell],
+    cache: ResultsCache,
+    out_dir: Path | None,
+    comparisons_dir: Path | None,
+) -> Table:
+    """Order, bold, test and footnote the cells. Source paths become relative to `out_dir`; the comparison files
+    go to `comparisons_dir`/comparisons (verify recomputes them into a scratch folder)."""
     from leaderboards.significance import mark_significance
 
-    runs = discover_runs(run_paths)
-    cache = ResultsCache()
-    cells: dict[tuple[str, str], Cell] = {}
-    for row in spec.rows:
-        for col in spec.columns:
-            cell = (
-                reproduced_cell(row, col, runs, cache)
-                if row.kind == "reproduced"
-                else reported_cell(row, col)
-            )
-            cells[(row.id, col.key)] = cell
     rows = _order_rows(spec, cells)
+    check_one_ground_truth(spec, rows, cells, cache)
     _mark_best(spec, rows, cells)
-    mark_significance(spec, rows, cells, cache, None if out_dir is None else Path(out_dir))
+    mark_significance(spec, rows, cells, cache, comparisons_dir)
     footnotes, column_footnote = _footnotes(spec, rows, cells, cache)
+    note = significance_footnote(
+        spec.significance, [cells[(r.id, c.key)] for r in rows for c in spec.columns]
+    )
+    if note is not None:
+        footnotes.append(note)
     if out_dir is not None:  # cells.json keeps working when the table folder and the runs move together
         for cell in cells.values():
             for source in cell.sources:
-                source.run_dir = os.path.relpath(Path(source.run_dir).resolve(), Path(out_dir).resolve())
-                source.results = os.path.relpath(Path(source.results).resolve(), Path(out_dir).resolve())
+                source.run_dir = os.path.relpath(Path(source.run_dir).resolve(), out_dir.resolve())
+                source.results = os.path.relpath(Path(source.results).resolve(), out_dir.resolve())
     return Table(
         spec={
             "name": spec.name,
@@ -237,3 +290,25 @@ def collect_table(spec: Spec, run_paths: list[str | Path], out_dir: str | Path |
         footnotes=footnotes,
         column_footnote=column_footnote,
     )
+
+
+def collect_table(spec: Spec, run_paths: list[str | Path], out_dir: str | Path | None = None) -> Table:
+    """Build the table; `out_dir` receives the paired comparison files behind the significance markers.
+
+    Raises MixedGroundTruthError (a ValueError) before anything is written when a column mixes test sets."""
+    runs = discover_runs(run_paths)
+    cache = ResultsCache()
+    cells: dict[tuple[str, str], Cell] = {}
+    for row in spec.rows:
+        for col in spec.columns:
+            cell = (
+                reproduced_cell(row, col, runs, cache)
+                if row.kind == "reproduced"
+                else reported_cell(row, col)
+            )
+            cells[(row.id, col.key)] = cell
+    folder = None if out_dir is None else Path(out_dir)
+    table = finish_table(spec, cells, cache, folder, folder)
+    if folder is not None:
+        _drop_stale_comparisons(folder, table.cells)
+    return table

@@ -61,8 +61,59 @@ def convention_footnote(task: str, metric: str, results: dict[str, Any]) -> str:
         parts.append(
             f"95 % CI: bootstrap over {unit}s{clusters}, {replicates} replicates, seed {settings.get('seed')}"
         )
-    if settings.get("level") == "study":
-        parts.append(f"one case per study: {conventions.get('level', 'study level')}")
     else:
         parts.append("no bootstrap CI")
+    if settings.get("level") == "study":
+        parts.append(f"one case per study: {conventions.get('level', 'study level')}")
     return f"{task} · {metric} — " + "; ".join(parts)
+
+
+_FAMILY_WORDS = {
+    "table": "all tests of the table",
+    "task": "the tests of each task",
+    "column": "the tests of each column",
+}
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def significance_footnote(sig: Any, cells: list[Any]) -> str | None:
+    """The significance note of a table: Holm family, replicates per family and why, tests that cannot fire.
+
+    `sig` is the spec's Significance, `cells` the table's cells (those with a `test`)."""
+    tested = [c for c in cells if c.test is not None]
+    if sig.test == "none" or not tested:
+        return None
+    with_p = [c for c in tested if c.test.p_value is not None]
+    families: dict[str, tuple[int, int | None]] = {}
+    for cell in with_p:
+        families[cell.test.family or "table"] = (cell.test.family_size or 0, cell.test.replicates)
+    permutation = sig.test == "approximate_randomization"
+    symbol, floor = ("P", "1/(P+1)") if permutation else ("B", "2/(B+1)")
+    minimum = sig.n_perm if permutation else sig.n_boot
+    parts = [
+        f"† Holm family: {_FAMILY_WORDS.get(sig.family, sig.family)}; † where the Holm-adjusted p < α = {sig.alpha:g}."
+    ]
+    if families:
+        sizes = [m for m, _ in families.values()]
+        replicates = [b for _, b in families.values() if b is not None]
+        parts.append(
+            f"Resampling tests draw the smallest {symbol} (at least {minimum}, at most {sig.max_replicates}) for which "
+            f"the smallest attainable Holm-adjusted p, m·{floor}, is below α/{sig.resolution:g}: "
+            f"m = {_span(sizes)} tests per family"
+            + (f", {symbol} = {_span(replicates)}" if replicates else "")
+            + "; analytic tests (DeLong / Obuchowski for per-label AUC) have no floor."
+        )
+    stuck = [c for c in with_p if c.test.min_adjusted_p is not None and c.test.min_adjusted_p >= sig.alpha]
+    if stuck:
+        names = ", ".join(f"{c.row} × {c.column}" for c in stuck[:4]) + (" …" if len(stuck) > 4 else "")
+        parts.append(
+            f"{len(stuck)} test(s) cannot reach p < α whatever the data ({names}; reasons in cells.json)."
+        )
+    untested = len(tested) - len(with_p)
+    if untested:
+        parts.append(f"{untested} adjacent pair(s) not tested (reasons in cells.json).")
+    return " ".join(parts)

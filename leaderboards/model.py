@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CELLS_SCHEMA_VERSION = 1
+CELLS_SCHEMA_VERSION = 2  # 2: tests record their Holm family, replicates and smallest attainable p
 
 
 @dataclass
@@ -30,8 +30,13 @@ class SignificanceTest:
     method: str
     p_value: float | None
     p_holm: float | None = None
-    comparison_file: str | None = None
-    reason: str | None = None  # why no p-value
+    comparison_file: str | None = None  # set only when that file was written
+    reason: str | None = None  # why no p-value, or why this test cannot reach alpha
+    family: str | None = None  # the Holm family: "table", "task <name>" or "column <key>"
+    family_size: int | None = None  # m, the number of tests with a p-value in that family
+    replicates: int | None = None  # bootstrap replicates / permutations drawn (None: analytic test)
+    p_floor: float | None = None  # smallest p-value this test could give (0.0 for analytic tests)
+    min_adjusted_p: float | None = None  # smallest Holm-adjusted p it could reach: min(1, m * p_floor)
 
 
 @dataclass

@@ -2,16 +2,20 @@
 # System packages some tests need, installed when missing (as root, with apt-get):
 #   java     - METEOR 1.5 (pycocoevalcap's jar) and the PTB-tokenizer parity tests   -> default-jre-headless
 #   chromium - the reader-study browser test (Playwright drives Debian's Chromium)   -> chromium
+#   tex      - the LaTeX table compile / page-fit test (pdflatex, booktabs, siunitx)
+#              -> texlive-latex-base texlive-latex-recommended texlive-science (about 100 MB)
 # Without them those tests skip with a reason and METEOR is reported unavailable; nothing else changes.
-# Usage: ensure-system-deps.sh [java] [chromium]   (no argument: both)
+# Usage: ensure-system-deps.sh [java] [chromium] [tex]   (no argument: all three)
 set -u
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(java chromium)
+[ ${#wanted[@]} -eq 0 ] && wanted=(java chromium tex)
 missing=()
 for tool in "${wanted[@]}"; do
   case "$tool" in
     java) command -v java >/dev/null 2>&1 || missing+=(default-jre-headless) ;;
     chromium) command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
+    tex) { command -v pdflatex >/dev/null 2>&1 && kpsewhich siunitx.sty >/dev/null 2>&1; } \
+      || missing+=(texlive-latex-base texlive-latex-recommended texlive-science) ;;
   esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

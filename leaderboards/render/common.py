@@ -1,23 +1,19 @@
-"""Formatting shared by every renderer: cell text, column groups, legend lines."""
+"""Formatting shared by every renderer: cell text, legend lines, footnotes (only for what a table shows)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from leaderboards.model import Cell, Table
+from leaderboards.render.layout import Layout
 
 SIGNIFICANCE_MARK = "†"
-
-
-@dataclass
-class Group:
-    """Consecutive leaf columns sharing a header (a fine-tune column with its fraction sub-columns)."""
-
-    key: str
-    label: str
-    columns: list[dict[str, Any]]
-    footnotes: list[int]
+# A convention footnote is "task · metric — part; part; ..." where each part starts with "name: " (values may
+# themselves hold "; " but not a short "name: " right after it).
+_HEAD = re.compile(r"^(?P<head>[\w-]+ · [^—]+?) — (?P<body>.*)$", re.S)
+_PART_SPLIT = re.compile(r"; (?=[\w%.*() -]{1,40}?: |no bootstrap CI$)")
 
 
 def number(value: float, table: Table) -> str:
@@ -26,7 +22,7 @@ def number(value: float, table: Table) -> str:
 
 
 def cell_body(cell: Cell, table: Table) -> str:
-    """The number part of a present cell: value [CI], or mean ± sd over seeds."""
+    """The number part of a present cell on one line: value [CI], or mean ± sd over seeds."""
     assert cell.value is not None
     fmt = table.spec["format"]
     value = number(cell.value, table)
@@ -35,6 +31,24 @@ def cell_body(cell: Cell, table: Table) -> str:
     if cell.ci95 is not None:
         return fmt["ci"].format(value=value, lo=number(cell.ci95[0], table), hi=number(cell.ci95[1], table))
     return value
+
+
+def cell_value(cell: Cell, table: Table) -> str:
+    """The first line of a two-line cell: the value (or the mean over seeds)."""
+    assert cell.value is not None
+    return number(cell.value, table)
+
+
+def cell_interval(cell: Cell, table: Table) -> str:
+    """The second line of a two-line cell: the spec's CI or sd template with the value left out."""
+    fmt = table.spec["format"]
+    if cell.sd is not None:
+        return fmt["seeds"].format(mean="", sd=number(cell.sd, table), n=cell.n_seeds).strip()
+    if cell.ci95 is not None:
+        return (
+            fmt["ci"].format(value="", lo=number(cell.ci95[0], table), hi=number(cell.ci95[1], table)).strip()
+        )
+    return ""
 
 
 def letter(index: int) -> str:
@@ -51,21 +65,13 @@ def missing_letter(cell: Cell, reasons: list[str]) -> str:
     return letter(reasons.index(cell.reason or "missing"))
 
 
-def groups(table: Table) -> list[Group]:
-    result: list[Group] = []
-    for col in table.columns:
-        note = table.column_footnote.get(col["key"])
-        if result and result[-1].key == col["group"]:
-            result[-1].columns.append(col)
-        else:
-            result.append(Group(col["group"], col["label"], [col], []))
-        if note is not None and note not in result[-1].footnotes:
-            result[-1].footnotes.append(note)
-    return result
-
-
-def leaf_label(col: dict[str, Any]) -> str:
-    return f"{col['label']} {col['sub_label']}".strip()
+def empty_letters(cells: list[Cell], reasons: list[str]) -> str:
+    """The letters of the distinct reasons of a left-out row's (or column's) cells: "a,b"."""
+    letters: list[str] = []
+    for cell in cells:
+        if missing_letter(cell, reasons) not in letters:
+            letters.append(missing_letter(cell, reasons))
+    return ",".join(letters)
 
 
 def reported_rows(table: Table) -> list[dict[str, Any]]:
@@ -76,24 +82,90 @@ def citation_tag(row: dict[str, Any], table: Table) -> str:
     return f"R{reported_rows(table).index(row) + 1}"
 
 
-def legend(table: Table) -> list[str]:
-    """Plain-text notes under the table (renderers escape them)."""
-    sig = table.spec["significance"]
-    among = "all rows" if table.spec["best"] == "all" else "reproduced rows only"
-    lines = [
-        f"Bold: best in its column at the displayed precision ({among}).",
-        "Single runs: value [95 % case-bootstrap CI]; several seeds: mean ± sd over seeds (sample sd).",
-    ]
-    if sig["test"] != "none":
-        tests = [c.test for c in table.cells if c.test is not None and c.test.p_holm is not None]
-        methods = sorted({t.method for t in tests}) or [sig["test"].replace("_", " ")]
+def row_by_id(table: Table, row_id: str) -> dict[str, Any]:
+    return next(r for r in table.rows if r["id"] == row_id)
+
+
+def shown_reported_rows(table: Table, layout: Layout) -> list[dict[str, Any]]:
+    """Reported rows (models copied from papers) that the layout draws, in table order."""
+    ids = {r.row_id for p in layout.panels for r in p.rows if r.kind == "reported"}
+    ids |= {leaf.cite_row for p in layout.panels for leaf in p.leaves if leaf.cite_row}
+    return [r for r in reported_rows(table) if r["id"] in ids]
+
+
+def legend(table: Table, layout: Layout) -> list[str]:
+    """Plain-text notes under the table, one per thing the table shows (renderers escape them)."""
+    cells = layout.shown_cells()
+    present = [c for c in cells if not c.missing]
+    lines = []
+    if any(c.bold for c in present):
+        among = "any row" if table.spec["best"] == "all" else "reproduced rows"
+        lines.append(f"Bold: best of {among} in its column at the displayed precision.")
+    kinds = []
+    if any(c.sd is None and c.ci95 is not None for c in present):
+        kinds.append("value with its 95 % bootstrap CI")
+    if any(c.sd is not None for c in present):
+        kinds.append("mean ± sample sd over seeds")
+    if kinds:
+        lines.append("Cells: " + "; ".join(kinds) + ".")
+    if any(c.significant for c in present):
         lines.append(
-            f"{SIGNIFICANCE_MARK}: differs from the next reproduced row below with a value in that column "
-            f"(two-sided paired test on both runs' predictions against the same ground truth: "
-            f"{'; '.join(methods)}; Holm-adjusted across the {len(tests)} tests of this table; "
-            f"p < {sig['alpha']}). Untested pairs and why: cells.json."
+            f"{SIGNIFICANCE_MARK}: differs from the next reproduced model below with a value in that column "
+            f"(two-sided paired test on the same test set, Holm-adjusted p < {table.spec['significance']['alpha']})."
         )
-    lines.append(
-        "Reported rows are copied from the cited papers and cannot be re-checked; reproduced rows link to runs."
-    )
+    if shown_reported_rows(table, layout):
+        lines.append(
+            "Cited models: numbers copied from their papers (not re-checked); the others are reproduced."
+        )
     return lines
+
+
+@dataclass(frozen=True)
+class NotePart:
+    numbers: tuple[int, ...]  # the footnote numbers (column marks) that carry this part
+    text: str
+
+
+def _parts(text: str) -> list[str]:
+    match = _HEAD.match(text)
+    if match is None:
+        return [text]
+    return [p.strip() for p in _PART_SPLIT.split(match["body"]) if p.strip()]
+
+
+def convention_notes(table: Table, numbers: list[int]) -> list[NotePart]:
+    """The convention footnotes `numbers` with each distinct part written once, marked with every footnote that
+    carries it (a paper table with ten columns of one task otherwise repeats the same sentence ten times)."""
+    order: list[str] = []
+    carriers: dict[str, list[int]] = {}
+    for n in numbers:
+        for part in _parts(table.footnotes[n - 1]):
+            if part not in carriers:
+                order.append(part)
+                carriers[part] = []
+            if n not in carriers[part]:
+                carriers[part].append(n)
+    return [NotePart(tuple(carriers[p]), p) for p in order]
+
+
+def table_notes(table: Table) -> list[str]:
+    """Footnotes no column points to: table-wide notes (e.g. how the significance tests were run)."""
+    referenced = set(table.column_footnote.values())
+    return [t for i, t in enumerate(table.footnotes, 1) if i not in referenced]
+
+
+def number_span(numbers: tuple[int, ...] | list[int]) -> str:
+    """1,2,3,5 -> "1–3,5"."""
+    out: list[str] = []
+    ordered = sorted(numbers)
+    start = prev = ordered[0]
+    for n in [*ordered[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(
+            str(start) if start == prev else f"{start}–{prev}" if prev > start + 1 else f"{start},{prev}"
+        )
+        if n is not None:
+            start = prev = n
+    return ",".join(out)

@@ -20,12 +20,16 @@ EXIT_BAD_INPUT = 2
 TASK_ORDER = ("classification", "localization", "segmentation", "report", "consistency")
 
 CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1b1b1b;max-width:1200px}
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1b1b1b;max-width:1300px}
 h1{font-size:1.6em}h2{border-bottom:2px solid #ccc;padding-bottom:4px;margin-top:2em}h3{margin-top:1.4em}
 table{border-collapse:collapse;margin:8px 0;font-size:0.88em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%;border:1px solid #eee}
+img{max-width:100%;border:1px solid #eee}img.overview{border:none}
+.wrap{overflow-x:auto;max-width:100%}table.comparison th,table.comparison td{background:#fff}
+table.comparison th:first-child,table.comparison td:first-child{position:sticky;left:0;z-index:1}
+td.num .ci{display:block;font-size:0.82em;color:#555}tr.section td{font-style:italic;font-weight:600}
+details.run{border:1px solid #ddd;padding:4px 10px;margin:6px 0}details.run>summary{font-weight:600;cursor:pointer}
 pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:0.8em;white-space:pre-wrap}
 .examples{display:flex;flex-wrap:wrap;gap:16px}.example{flex:1 1 340px;border:1px solid #ddd;padding:8px}
 .note{color:#555;font-size:0.85em}.toc a{margin-right:12px}
@@ -52,11 +56,20 @@ def _ci(ci: Any) -> str:
     return f'<td class="num" data-ci="{lo!r},{hi!r}">[{lo:.4f}, {hi:.4f}]</td>'
 
 
+def _no_value_line(names: list[str], what: str) -> str:
+    if not names:
+        return ""
+    return f'<p class="note">No value ({_esc(what)}): {_esc(", ".join(names))}.</p>'
+
+
 def metrics_table(results: dict[str, Any]) -> str:
+    metrics = results.get("metrics", {})
     rows = [
         f"<tr><td>{_esc(name)}</td>{_num(m.get('value'))}{_ci(m.get('ci95'))}</tr>"
-        for name, m in results.get("metrics", {}).items()
+        for name, m in metrics.items()
+        if m.get("value") is not None
     ]
+    empty = [name for name, m in metrics.items() if m.get("value") is None]
     head = "<tr><th>metric</th><th>value</th><th>95 % CI</th></tr>"
     settings = results.get("settings") or {}
     unit = settings.get("cluster") or "image"
@@ -67,7 +80,9 @@ def metrics_table(results: dict[str, Any]) -> str:
         + ("; one case per study" if settings.get("level") == "study" else "")
         + "</caption>"
     )
-    return f'<table class="metrics">{caption}{head}{"".join(rows)}</table>'
+    return f'<table class="metrics">{caption}{head}{"".join(rows)}</table>' + _no_value_line(
+        empty, "undefined for this benchmark or run; see the notes"
+    )
 
 
 def per_label_table(results: dict[str, Any]) -> str:
@@ -82,8 +97,14 @@ def per_label_table(results: dict[str, Any]) -> str:
     rows = [
         f"<tr><td>{_esc(label)}</td>" + "".join(_num(per_label[s].get(label)) for s in stats) + "</tr>"
         for label in labels
+        if any(per_label[s].get(label) is not None for s in stats)
     ]
-    return f'<details><summary>per-label values</summary><table class="per-label">{head}{"".join(rows)}</table></details>'
+    empty = [label for label in labels if all(per_label[s].get(label) is None for s in stats)]
+    return (
+        f'<details><summary>per-label values</summary><table class="per-label">{head}{"".join(rows)}</table>'
+        + _no_value_line(empty, "no statistic defined")
+        + "</details>"
+    )
 
 
 def _notes(results: dict[str, Any]) -> str:
@@ -168,9 +189,23 @@ def _examples(run: RunInfo) -> str:
     return f'<h3>Qualitative examples</h3><div class="examples">{"".join(blocks)}</div>'
 
 
+def run_title(run: RunInfo) -> str:
+    fraction = (
+        f" {run.fraction * 100:g} %" if run.mode == "fine-tune" and run.fraction not in (None, 1.0) else ""
+    )
+    seed = f", seed {run.seed}" if run.mode == "fine-tune" and run.seed is not None else ""
+    return (
+        f"{run.model} on {run.dataset}"
+        + (f" / {run.split}" if run.split else "")
+        + f" ({run.mode}{fraction}{seed})"
+    )
+
+
 def run_section(run: RunInfo, anchor: str) -> str:
-    title = f"{run.model} on {run.dataset}" + (f" / {run.split}" if run.split else "") + f" ({run.mode})"
-    parts = [f'<section id="{anchor}"><h2>{_esc(title)}</h2><p class="note">{_esc(run.path)}</p>']
+    parts = [
+        f'<details class="run" id="{anchor}"><summary>{_esc(run_title(run))}</summary>'
+        f'<p class="note">{_esc(run.path)}</p>'
+    ]
     tasks = [t for t in TASK_ORDER if run.results_path(t).is_file()]
     tasks += sorted(p.stem for p in (run.path / "results").glob("*.json") if p.stem not in tasks)
     if not tasks:
@@ -190,17 +225,35 @@ def run_section(run: RunInfo, anchor: str) -> str:
     parts.append(
         f"<h3>Manifest</h3><details><summary>manifest.json</summary><pre>{_esc(manifest)}</pre></details>"
     )
-    parts.append("</section>")
+    parts.append("</details>")
     return "".join(parts)
 
 
 def build_report(runs: list[RunInfo]) -> str:
-    toc = " ".join(f'<a href="#run{k}">{_esc(r.model)} / {_esc(r.dataset)}</a>' for k, r in enumerate(runs))
-    body = "".join(run_section(r, f"run{k}") for k, r in enumerate(runs))
+    from leaderboards.report.overview import overview_section
+
+    ordered = sorted(
+        runs, key=lambda r: (r.dataset, r.mode != "zero-shot", r.fraction or 0.0, r.model, r.seed or 0)
+    )
+    sections = []
+    for dataset in dict.fromkeys(r.dataset for r in ordered):
+        mine = [(k, r) for k, r in enumerate(ordered) if r.dataset == dataset]
+        body = "".join(run_section(r, f"run{k}") for k, r in mine)
+        sections.append(
+            f'<section id="{_esc(dataset)}"><h3>{_esc(dataset)} ({len(mine)} run(s))</h3>{body}</section>'
+        )
+    models = sorted({r.model for r in runs})
+    summary = f"{len(runs)} run(s) of {len(models)} model(s) on {len({r.dataset for r in runs})} benchmark(s)"
+    toc = (
+        '<a href="#overview">overview</a> <a href="#comparison">side by side</a> <a href="#runs">per run</a>'
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>cxrbench report</title><style>{CSS}</style></head><body>"
-        f'<h1>cxrbench report</h1><p class="toc">{toc}</p>{body}</body></html>\n'
+        f'<h1>cxrbench report</h1><p class="note">{_esc(summary)}: {_esc(", ".join(models))}</p>'
+        f'<p class="toc">{toc}</p>{overview_section(ordered)}'
+        f'<h2 id="runs">Per run</h2><p class="note">Each run\'s tables, curves, examples and manifest (click to open).</p>'
+        f"{''.join(sections)}</body></html>\n"
     )
 
 

@@ -19,9 +19,9 @@ DPI = 72
 GT_COLOUR, PRED_COLOUR = "#1a9850", "#d73027"
 
 
-def to_data_uri(fig: Figure) -> str:
+def to_data_uri(fig: Figure, dpi: int = DPI) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -108,3 +108,52 @@ def example_figure(
     ax.title.set_fontsize(8)
     ax.axis("off")
     return to_data_uri(fig)
+
+
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+
+
+def overview_figure(
+    rows: Sequence[str],
+    models: Sequence[str],
+    series: dict[tuple[str, str, str], tuple[float, float | None, float | None]],
+) -> str:
+    """Zero-shot beside fine-tuned: per benchmark row, one marker per model at its value with the CI as a bar.
+
+    `series`: (row label, model, mode) -> (value, low, high)."""
+    modes = [m for m in ("zero-shot", "fine-tune") if any(k[2] == m for k in series)]
+    height = 1.0 + 0.32 * len(rows) * max(1, min(len(models), 4)) ** 0.5
+    fig, axes = plt.subplots(
+        1, len(modes), figsize=(4.2 * len(modes) + 1.6, height), sharey=True, squeeze=False
+    )
+    numbers = [v for triple in series.values() for v in triple if v is not None]
+    unit = all(0.0 <= v <= 1.0 for v in numbers)
+    offsets = np.linspace(-0.25, 0.25, len(models)) if len(models) > 1 else np.zeros(1)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, mode in zip(axes[0], modes, strict=True):
+        for k, model in enumerate(models):
+            colour, labelled = colours[k % len(colours)], False
+            for y, row in enumerate(rows):
+                point = series.get((row, model, mode))
+                if point is None:
+                    continue
+                value, low, high = point
+                if low is not None and high is not None:
+                    ax.plot([low, high], [y + offsets[k]] * 2, color=colour, lw=1.4)
+                label = None if labelled else model
+                ax.plot(value, y + offsets[k], MARKERS[k % len(MARKERS)], color=colour, ms=6, label=label)
+                labelled = True
+        ax.set_title("zero-shot" if mode == "zero-shot" else "fine-tuned")
+        ax.grid(alpha=0.3, axis="x")
+        if unit:
+            ax.set_xlim(0, 1.02)
+        ax.set_yticks(range(len(rows)), list(rows))
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+    unique: dict[str, object] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            unique.setdefault(label, handle)
+    fig.legend(unique.values(), unique.keys(), loc="lower center", ncol=min(len(unique), 4), fontsize=8,
+               bbox_to_anchor=(0.5, 1.0), frameon=False)  # fmt: skip
+    fig.tight_layout()
+    return to_data_uri(fig, dpi=96)

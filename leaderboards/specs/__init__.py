@@ -48,7 +48,8 @@ _COLUMN_KEYS = {
 _ROW_KEYS = {"id", "label", "model", "reported"}
 _REPORTED_KEYS = {"citation", "bibtex_key", "values"}
 _FORMAT_KEYS = {"digits", "scale", "ci", "seeds", "missing"}
-_SIGNIFICANCE_KEYS = {"test", "alpha", "n_boot", "n_perm", "seed"}
+_SIGNIFICANCE_KEYS = {"test", "alpha", "n_boot", "n_perm", "seed", "family", "resolution", "max_replicates"}
+FAMILIES = ("table", "task", "column")
 
 
 class SpecError(ValueError):
@@ -66,11 +67,22 @@ class CellFormat:
 
 @dataclass(frozen=True)
 class Significance:
+    """How the paired tests behind the dagger run.
+
+    `n_boot` / `n_perm` are minimums: each resampling test draws enough replicates that its smallest attainable
+    Holm-adjusted p-value is below alpha / `resolution` (leaderboards.significance.replicates_needed), up to
+    `max_replicates`; a test that still cannot reach alpha says so. `family` is the set of tests Holm adjusts
+    over: every test of the table, those of one task, or those of one column.
+    """
+
     test: str = "paired_bootstrap"
     alpha: float = 0.05
     n_boot: int = 1000
     n_perm: int = 1000
     seed: int = 0
+    family: str = "table"
+    resolution: float = 10.0
+    max_replicates: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -217,6 +229,24 @@ def _parse_row(where: str, entry: dict[str, Any], column_keys: set[str]) -> Row:
     )
 
 
+def _check_significance(where: str, sig: Significance) -> None:
+    if sig.test not in TESTS:
+        raise SpecError(f"{where}: significance.test {sig.test!r} is not one of {TESTS}")
+    if sig.family not in FAMILIES:
+        raise SpecError(f"{where}: significance.family {sig.family!r} is not one of {FAMILIES}")
+    if not 0.0 < float(sig.alpha) < 1.0:
+        raise SpecError(f"{where}: significance.alpha must lie in (0, 1), got {sig.alpha!r}")
+    if float(sig.resolution) < 1.0:
+        raise SpecError(f"{where}: significance.resolution must be at least 1, got {sig.resolution!r}")
+    name, minimum = (
+        ("n_perm", sig.n_perm) if sig.test == "approximate_randomization" else ("n_boot", sig.n_boot)
+    )
+    if not int(sig.max_replicates) >= max(int(minimum), 1):
+        raise SpecError(
+            f"{where}: significance.max_replicates ({sig.max_replicates}) is below {name} ({minimum})"
+        )
+
+
 def resolve_spec_path(spec: str | Path) -> Path:
     """A path, or the name of a shipped spec (`demo`, `imt-cxr`, `classification`, ...)."""
     path = Path(spec)
@@ -255,8 +285,7 @@ def load_spec(spec: str | Path) -> Spec:
     sig = Significance(
         **_check_keys(f"{path}: significance", raw.get("significance") or {}, _SIGNIFICANCE_KEYS)
     )
-    if sig.test not in TESTS:
-        raise SpecError(f"{path}: significance.test {sig.test!r} is not one of {TESTS}")
+    _check_significance(str(path), sig)
     best = str(raw.get("best", "all"))
     if best not in ("all", "reproduced"):
         raise SpecError(f"{path}: best must be 'all' or 'reproduced'")

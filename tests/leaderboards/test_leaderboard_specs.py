@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboards.specs import MODES, SpecError, load_spec, shipped_specs
+from leaderboards.specs import MODES, SPEC_DIR, SpecError, load_spec, shipped_specs
 
 
 def test_shipped_specs_load_and_cover_the_protocol() -> None:
@@ -57,3 +57,10 @@ def test_bad_specs_name_the_problem(tmp_path: Path, rows: str, message: str) -> 
     )
     with pytest.raises(SpecError, match=message):
         load_spec(path)
+
+
+def test_shipped_specs_declare_their_holm_family() -> None:
+    for name in shipped_specs():
+        path = SPEC_DIR / f"{name}.yaml"
+        assert "family: table" in path.read_text(), f"{path} leaves its Holm family implicit"
+        assert load_spec(name).significance.family == "table"

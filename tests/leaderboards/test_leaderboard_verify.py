@@ -133,7 +133,9 @@ def test_verify_table_checks_every_cell_and_the_rendered_files(
     md = out_dir / "table.md"
     md.write_text(md.read_text().replace("Model", "Modal"))
     assert verify_command(table=out_dir) == 1
-    assert "differs from a re-render" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    edited = [line for line in out.splitlines() if line.startswith("MISMATCH")]
+    assert len(edited) == 1 and f"file {md}  line " in edited[0] and "edited after rendering" in edited[0]
     md.write_text(md.read_text().replace("Modal", "Model"))
 
     _edit_first_record(
@@ -143,4 +145,7 @@ def test_verify_table_checks_every_cell_and_the_rendered_files(
     out = capsys.readouterr().out
     assert any(line.startswith("MISMATCH   b × c/zero-shot") for line in out.splitlines())
     assert "predictions.jsonl" in out and "CHANGED since" in out
-    assert "MATCH      a × c/zero-shot" in out
+    # a's own numbers still recompute, but its test against b does not: the comparison file is named
+    a_line = next(line for line in out.splitlines() if "a × c/zero-shot" in line and "test of" not in line)
+    assert a_line.startswith("MISMATCH") and "comparisons/c_zero-shot__a__vs__b.json" in a_line
+    assert "runs/a/" not in out

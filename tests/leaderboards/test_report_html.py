@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -184,3 +185,82 @@ def test_renders_in_headless_chromium(page: tuple[Path, str], tmp_path: Path) ->
         pixels = np.asarray(image.convert("L"), dtype=float)
     assert pixels.std() > 10, "screenshot is blank"
     assert (pixels < 128).mean() > 0.005  # some dark text / plot lines were drawn
+
+
+@pytest.fixture(scope="module")
+def three_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Three models on one classification benchmark, zero-shot and fine-tuned, plus the all-task run."""
+    root = tmp_path_factory.mktemp("three")
+    data = write_classification(root / "data", 60, seed=5, strengths={"a": 0.6, "b": 0.3, "c": 0.1})
+    for name in "abc":
+        for mode in ("zero-shot", "fine-tune"):
+            make_run(
+                root / "runs", f"{name}-{mode}", model=f"model-{name}:/weights/{name}.pt", dataset="chestxray14",
+                gt=data["gt"], pred=data[name], mode=mode, fraction=1.0 if mode == "fine-tune" else None, n_boot=20,
+            )  # fmt: skip
+    all_tasks = write_all_tasks(root / "all", 12, seed=6)
+    make_run(root / "runs", "all", model="model-a:/weights/a.pt", dataset="demo", gt=all_tasks["gt"],
+             pred=all_tasks["pred"], tasks=TASKS, n_boot=20)  # fmt: skip
+    out = root / "report.html"
+    assert report_command([root / "runs"], out) == 0
+    return out, out.read_text(encoding="utf-8")
+
+
+def test_report_opens_with_the_overview_figure_and_the_side_by_side_table(
+    three_models: tuple[Path, str],
+) -> None:
+    path, text = three_models
+    overview, comparison, per_run = (text.index(s) for s in ('id="overview"', 'id="comparison"', 'id="runs"'))
+    assert overview < comparison < per_run
+    first_img = re.search(r'<img [^>]*src="([^"]+)"', text)
+    assert first_img and 'class="overview"' in text[first_img.start() : first_img.end()]
+    table = text[comparison:per_run]
+    for name in ("model-a:a.pt", "model-b:b.pt", "model-c:c.pt"):
+        assert f'colspan="2">{name}</th>' in table  # one column group per model: ZS and FT side by side
+    runs = path.parent / "runs"
+    best = {}
+    for name in "abc":
+        for mode in ("zero-shot", "fine-tune"):
+            metric = json.loads((runs / f"{name}-{mode}" / "results" / "classification.json").read_text())
+            value = metric["metrics"]["auc_macro"]["value"]
+            assert f'data-value="{value!r}"' in table
+            best[mode] = max(best.get(mode, 0.0), value)
+    for mode in ("zero-shot", "fine-tune"):
+        assert f"<b>{best[mode]:.3f}</b>" in table  # the best of three models is bold
+    assert text.count('<details class="run"') == 7  # per-run detail folded away, after the comparison
+
+
+def test_report_has_no_rows_for_metrics_without_a_value(three_models: tuple[Path, str]) -> None:
+    path, text = three_models
+    results = path.parent / "runs" / "all" / "results"
+    undefined = []
+    for task in TASKS:
+        metrics = json.loads((results / f"{task}.json").read_text())["metrics"]
+        undefined += [name for name, m in metrics.items() if m["value"] is None]
+    for name in undefined:
+        assert f"<tr><td>{html.escape(name)}</td>" not in text
+    assert 'class="metrics"' in text and '<td class="num missing">' not in text.split('id="runs"')[1]
+    if undefined:
+        assert "No value (undefined for this benchmark or run" in text
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(), reason="/usr/bin/chromium missing (apt-get install chromium)"
+)
+def test_report_fits_1400_px_in_chromium(three_models: tuple[Path, str], tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="python package playwright is not installed")
+    path, _ = three_models
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(path.resolve().as_uri())
+        measured = page.evaluate(
+            """() => ({page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+                      wraps: [...document.querySelectorAll('.wrap')].map(w => [w.scrollWidth, w.clientWidth]),
+                      overview: document.querySelector('img.overview').naturalWidth})"""
+        )
+        page.screenshot(path=str(tmp_path / "report-1400.png"))
+        browser.close()
+    assert measured["page"][0] <= measured["page"][1] == 1400, measured
+    assert measured["wraps"] and all(scroll <= client for scroll, client in measured["wraps"]), measured
+    assert measured["overview"] > 300  # the figure decoded and drew
