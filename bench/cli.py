@@ -95,6 +95,52 @@ def _print_metrics(results: dict[str, Any]) -> None:
     out.print(table)
 
 
+ChexbertOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--chexbert",
+        help="Report: CheXbert checkpoint (the authors' chexbert.pth) for F1-CheXbert and RadCliQ-v1 (omit to skip).",
+    ),
+]
+ChexbertTokenizerOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Report: local bert-base-uncased tokenizer folder (vocab.txt) that goes with --chexbert."
+    ),
+]
+ChexbertBatchOption = Annotated[int, typer.Option(min=1, help="Report: reports per CheXbert forward pass.")]
+ChexbertCacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Report: folder caching CheXbert labels of reference reports (default: ~/.cache/cxrbench)."
+    ),
+]
+DeviceOption = Annotated[
+    str, typer.Option(help="Report: device of the CheXbert labeller and RadGraph, cpu or cuda.")
+]
+RadGraphOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--radgraph",
+        help="Report: local RadGraph model folder (config.json, vocabulary/, weights.th) for radgraph_f1_* "
+        "(omit to skip).",
+    ),
+]
+RadGraphBatchOption = Annotated[int, typer.Option(min=1, help="Report: reports per RadGraph forward pass.")]
+
+
+def _chexbert_settings(
+    chexbert: Path | None, tokenizer: Path | None, batch_size: int, cache: Path | None, device: str
+) -> dict[str, Any]:
+    return {
+        "chexbert": str(chexbert) if chexbert else None,
+        "chexbert_tokenizer": str(tokenizer) if tokenizer else None,
+        "chexbert_batch_size": batch_size,
+        "chexbert_cache": str(cache) if cache else None,
+        "device": device,
+    }
+
+
 @app.command()
 def score(
     task: Annotated[Task, typer.Option(help="Which task's metrics to compute.")],
@@ -127,6 +173,13 @@ def score(
         Path | None, typer.Option(help="Report: baseline-rescaling file (only for published models).")
     ] = None,
     meteor: Annotated[bool, typer.Option(help="Report: run METEOR 1.5 (needs Java).")] = True,
+    chexbert: ChexbertOption = None,
+    chexbert_tokenizer: ChexbertTokenizerOption = None,
+    chexbert_batch_size: ChexbertBatchOption = 32,
+    chexbert_cache: ChexbertCacheOption = None,
+    device: DeviceOption = "cpu",
+    radgraph: RadGraphOption = None,
+    radgraph_batch_size: RadGraphBatchOption = 16,
     cluster: Annotated[
         ClusterUnit | None,
         typer.Option(
@@ -161,6 +214,9 @@ def score(
         bertscore_idf=bertscore_idf,
         bertscore_baseline=str(bertscore_baseline) if bertscore_baseline else None,
         meteor=meteor,
+        **_chexbert_settings(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache, device),
+        radgraph=str(radgraph) if radgraph else None,
+        radgraph_batch_size=radgraph_batch_size,
         cluster=cluster.value if cluster else None,
         level=level.value if level else None,
         study_aggregate=study_aggregate.value,
@@ -198,6 +254,12 @@ def compare(
     study_aggregate: Annotated[
         StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
     ] = StudyAggregate.max,
+    chexbert: ChexbertOption = None,
+    chexbert_tokenizer: ChexbertTokenizerOption = None,
+    chexbert_batch_size: ChexbertBatchOption = 32,
+    chexbert_cache: ChexbertCacheOption = None,
+    device: DeviceOption = "cpu",
+    radgraph: RadGraphOption = None,
 ) -> None:
     """Paired tests between two prediction files on the same cases (bootstrap, approximate randomization, per-label
     AUC test: DeLong, or Obuchowski's clustered test when the unit is a patient or study)."""
@@ -218,6 +280,8 @@ def compare(
             cluster=cluster.value if cluster else None,
             level=level.value if level else None,
             study_aggregate=study_aggregate.value,
+            **_chexbert_settings(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache, device),
+            radgraph=str(radgraph) if radgraph else None,
         )
     )
     unit = results["settings"]["cluster"]
@@ -409,6 +473,10 @@ def run(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Served models (openai:): requests in flight at once.")
     ] = None,
+    chexbert: ChexbertOption = None,
+    chexbert_tokenizer: ChexbertTokenizerOption = None,
+    chexbert_cache: ChexbertCacheOption = None,
+    radgraph: RadGraphOption = None,
 ) -> None:
     """Run a model on a benchmark (resumable; sharded under torchrun) and score it."""
     from bench.run.cli_run import run_command
@@ -431,6 +499,8 @@ def run(
             model_options=_model_options(option, concurrency),
             limit=limit,
             console=err,
+            chexbert=_chexbert_settings(chexbert, chexbert_tokenizer, 32, chexbert_cache, device),
+            radgraph=str(radgraph) if radgraph else None,
         )  # fmt: skip
     )
 
@@ -503,11 +573,15 @@ def table(
     out_path: Annotated[
         Path, typer.Option("--out", help="Folder for table.md/.tex/.csv/.html and cells.json.")
     ],
+    more_runs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="More run folders: `--runs A B C` works as well as `--runs A --runs B`."),
+    ] = None,
 ) -> None:
     """Render a paper table (Markdown, LaTeX, CSV, HTML) with CIs, significance markers and conventions."""
     from leaderboards.cli import table_command
 
-    raise typer.Exit(table_command(spec, list(runs), out_path))
+    raise typer.Exit(table_command(spec, [*runs, *(more_runs or [])], out_path))
 
 
 @app.command()

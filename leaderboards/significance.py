@@ -23,7 +23,7 @@ from leaderboards.specs import Column, Row, Significance, Spec
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # compare_files cannot re-score these once per replicate (a Java process / a transformer per resample).
-NOT_RESAMPLED_PREFIXES = ("meteor", "bertscore")
+NOT_RESAMPLED_PREFIXES = ("meteor", "bertscore", "radcliq")  # model-based scores not rerun per replicate
 
 
 def replicates_needed(m: int, sig: Significance, permutation: bool = False) -> int:
@@ -230,6 +230,10 @@ def run_planned(spec: Any, plan: PlannedTest, replicates: int, out: Path | None)
                 cluster=unit,
                 level=settings.get("level", "image"),  # results written before study level were image level
                 study_aggregate=settings.get("study_aggregate", "max"),
+                chexbert=settings.get("chexbert"),
+                chexbert_tokenizer=settings.get("chexbert_tokenizer"),
+                chexbert_batch_size=settings.get("chexbert_batch_size", 32),
+                radgraph=settings.get("radgraph"),
             )
         except (ValueError, KeyError) as exc:
             test.reason = f"not testable: {exc}"

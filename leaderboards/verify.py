@@ -125,6 +125,8 @@ def _settings(results: dict[str, Any]) -> Any:
         "chexbert_tokenizer",
         "chexbert_batch_size",
         "device",
+        "radgraph",
+        "radgraph_batch_size",
         "cluster",
         "level",
         "study_aggregate",

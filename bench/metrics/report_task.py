@@ -54,7 +54,9 @@ def score_report(
     bertscore_baseline: str | None = None,
     run_meteor: bool = True,
     clusters: np.ndarray | None = None,
+    per_case: dict[str, np.ndarray] | None = None,
 ) -> TaskResult:
+    """`per_case`, when given, receives per-report values later scorers reuse (RadCliQ-v1: "bertscore_f1")."""
     from bench.metrics.clinical_efficacy import CE5_LABELS, CE_METRIC_NAMES, ce_bootstrap, ce_metrics
     from bench.metrics.labeler import LABELER_VERSION, LABELSETS, label_reports
     from bench.metrics.report import NlgCorpus
@@ -101,7 +103,7 @@ def score_report(
             raise ValueError(
                 "BERTScore needs the layer to use: pass --bertscore-layers N with --bertscore-model"
             )
-        f1, per_case, bs_conventions = bertscore(
+        f1, per_case_f1, bs_conventions = bertscore(
             list(refs),
             list(hyps),
             bertscore_model,
@@ -109,8 +111,10 @@ def score_report(
             idf=bertscore_idf,
             baseline_path=bertscore_baseline,
         )
-        reps = counts.astype(np.float64) @ per_case / n if counts is not None else None
+        reps = counts.astype(np.float64) @ per_case_f1 / n if counts is not None else None
         metrics["bertscore_f1"] = _metric(f1, reps)
+        if per_case is not None:
+            per_case["bertscore_f1"] = per_case_f1
         conventions["bertscore"] = bs_conventions
         if bertscore_idf:
             conventions["bertscore"]["ci_note"] = (

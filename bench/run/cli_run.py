@@ -23,8 +23,15 @@ def _error(console: Console, message: str) -> None:
 
 
 def _settings(
-    n_boot: int, seed: int, meteor: bool, bertscore: bool, cluster: str | None = None
+    n_boot: int,
+    seed: int,
+    meteor: bool,
+    bertscore: bool,
+    cluster: str | None = None,
+    chexbert: dict[str, Any] | None = None,
+    radgraph: str | None = None,
 ) -> ScoreSettings:
+    """`chexbert`: ScoreSettings' chexbert* / device fields (bench.cli._chexbert_settings)."""
     model, layers = None, None
     if bertscore:
         try:
@@ -41,6 +48,8 @@ def _settings(
         bertscore_model=model,
         bertscore_layers=layers,
         cluster=cluster,
+        **(chexbert or {}),
+        radgraph=radgraph,
     )
 
 
@@ -78,6 +87,8 @@ def run_command(
     model_options: dict[str, str] | None = None,
     limit: int | None = None,
     console: Console | None = None,
+    chexbert: dict[str, Any] | None = None,
+    radgraph: str | None = None,
 ) -> int:
     from bench.run.context import model_options as typed_options
     from bench.run.runner import RunError, run
@@ -86,7 +97,7 @@ def run_command(
     try:
         outcome = run(
             model, dataset, root, split, mode, fraction, seed, out, device, batch_size, workers,
-            settings=_settings(n_boot, seed, meteor, bertscore, cluster),
+            settings=_settings(n_boot, seed, meteor, bertscore, cluster, chexbert, radgraph),
             model_options=typed_options(model, model_options or {}), limit=limit,
         )  # fmt: skip
     except (RunError, FileNotFoundError, NotImplementedError, KeyError) as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics.types import TaskResult
+from bench.metrics.types import MetricValue, TaskResult
 from bench.records import RecordError, atomic_write_text
 from bench.run.align import (
     Aligned,
@@ -44,6 +44,17 @@ class ScoreSettings:
     bertscore_idf: bool = False
     bertscore_baseline: str | None = None
     meteor: bool = True
+    # F1-CheXbert / RadCliQ-v1: the authors' chexbert.pth and a local bert-base-uncased tokenizer folder.
+    chexbert: str | None = None
+    chexbert_tokenizer: str | None = None
+    chexbert_batch_size: int = 32
+    # Where reference labels are kept: never changes a number, so not recorded.
+    chexbert_cache: str | None = None
+    device: str = "cpu"
+    # RadGraph F1: a local RadGraph model folder (bench.metrics.report.radgraph); the cache never changes a number.
+    radgraph: str | None = None
+    radgraph_batch_size: int = 16
+    radgraph_cache: str | None = None
     # Resampling unit of every CI and test: "patient", "study", "image", or None = the coarsest unit the ground truth
     # carries (patient where records carry meta.patient, else study, else image); records without the key are
     # each their own cluster.
@@ -69,15 +80,36 @@ class ScoreSettings:
             return {**common, "empty_rule": self.empty_rule}
         if task == "attributes":
             return common
-        return {
-            **common,
-            "ce_labelset": self.ce_labelset,
-            "bertscore_model": self.bertscore_model,
-            "bertscore_layers": self.bertscore_layers,
-            "bertscore_idf": self.bertscore_idf,
-            "bertscore_baseline": self.bertscore_baseline,
-            "meteor": self.meteor,
-        }
+        return (
+            {
+                **common,
+                "ce_labelset": self.ce_labelset,
+                "bertscore_model": self.bertscore_model,
+                "bertscore_layers": self.bertscore_layers,
+                "bertscore_idf": self.bertscore_idf,
+                "bertscore_baseline": self.bertscore_baseline,
+                "meteor": self.meteor,
+            }
+            | (
+                {
+                    "chexbert": self.chexbert,
+                    "chexbert_tokenizer": self.chexbert_tokenizer,
+                    "chexbert_batch_size": self.chexbert_batch_size,
+                    "device": self.device,
+                }
+                if self.chexbert is not None
+                else {}
+            )
+            | (
+                {
+                    "radgraph": self.radgraph,
+                    "radgraph_batch_size": self.radgraph_batch_size,
+                    "device": self.device,
+                }
+                if self.radgraph is not None
+                else {}
+            )
+        )
 
 
 CLUSTER_UNITS = ("patient", "study", "image")
@@ -153,6 +185,18 @@ def score_aligned(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit |
                 "at that one threshold and AP is that of a single operating point; not comparable with AUCs of "
                 "continuous scores"
             )
+        from bench.metrics.calibration import add_calibration
+
+        add_calibration(
+            result,
+            y_true,
+            y_score,
+            labels,
+            binary=binary,
+            n_boot=settings.n_boot,
+            seed=settings.seed,
+            clusters=clusters,
+        )
         return result
     if data.task == "localization":
         from bench.metrics.localization import DetectionSet, score_localization
@@ -189,6 +233,9 @@ def score_aligned(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit |
     from bench.metrics.report_task import score_report
 
     refs, hyps = report_texts(data)
+    # Bad CheXbert paths fail here, before any metric is computed.
+    chexbert = chexbert_spec(settings) if settings.chexbert is not None else None
+    per_case: dict[str, np.ndarray] = {}
     result = score_report(
         refs,
         hyps,
@@ -201,10 +248,107 @@ def score_aligned(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit |
         bertscore_baseline=settings.bertscore_baseline,
         run_meteor=settings.meteor,
         clusters=clusters,
+        per_case=per_case,
     )
     if settings.bertscore_model is not None:
         result.conventions["bertscore"]["model_fingerprint"] = model_fingerprint(settings.bertscore_model)
+    add_radgraph(result, data, refs, hyps, settings, clusters, per_case)
+    add_clinical_scores(result, refs, hyps, settings, clusters, per_case, chexbert)
     return result
+
+
+def add_radgraph(
+    result: TaskResult,
+    data: Aligned,
+    refs: list[str],
+    hyps: list[str],
+    settings: ScoreSettings,
+    clusters: np.ndarray | None,
+    per_case: dict[str, np.ndarray],
+) -> None:
+    """radgraph_f1_{simple,partial,complete} with --radgraph (bench.metrics.report.radgraph_task)."""
+    from bench.metrics.bootstrap import bootstrap_counts
+    from bench.metrics.report.radgraph_task import add_radgraph_scores
+
+    n_boot = settings.n_boot if settings.radgraph is not None else 0
+    add_radgraph_scores(
+        result,
+        refs,
+        hyps,
+        settings.radgraph,
+        counts=bootstrap_counts(len(refs), n_boot, settings.seed, clusters=clusters) if n_boot > 0 else None,
+        device=settings.device,
+        batch_size=settings.radgraph_batch_size,
+        cache_dir=settings.radgraph_cache,
+        ref_names=[f"{record.id!r} ({data.gt_path.name} / {data.pred_path.name})" for _, record in data.gt],
+        per_case=per_case,
+    )
+
+
+def chexbert_spec(settings: ScoreSettings) -> Any:
+    """The CheXbert settings as a `ChexbertSpec`; a missing checkpoint or tokenizer folder names its option."""
+    from bench.metrics.report.chexbert import ChexbertSpec
+
+    if not Path(settings.chexbert).is_file():
+        raise FileNotFoundError(
+            f"CheXbert checkpoint {settings.chexbert!r} not found: pass --chexbert PATH/chexbert.pth (the authors' "
+            "file)."
+        )
+    if settings.chexbert_tokenizer is None:
+        raise ValueError(
+            "--chexbert needs the BERT tokenizer CheXbert was trained with: pass --chexbert-tokenizer DIR "
+            "(a local bert-base-uncased folder)."
+        )
+    return ChexbertSpec(
+        checkpoint=settings.chexbert,
+        tokenizer=settings.chexbert_tokenizer,
+        device=settings.device,
+        batch_size=settings.chexbert_batch_size,
+        cache_dir=settings.chexbert_cache,
+    )
+
+
+def add_clinical_scores(
+    result: TaskResult,
+    refs: list[str],
+    hyps: list[str],
+    settings: ScoreSettings,
+    clusters: np.ndarray | None,
+    per_case: dict[str, np.ndarray],
+    chexbert: Any = None,
+) -> None:
+    """F1-CheXbert (with a `ChexbertSpec`) and RadCliQ-v1 (when all its inputs are there), on the same bootstrap draws
+    as the other report metrics."""
+    from bench.metrics.bootstrap import bootstrap_counts
+    from bench.metrics.report.clinical_scores import add_f1chexbert, add_radcliq
+    from bench.metrics.report.f1chexbert import F1CHEXBERT_METRICS
+
+    counts = (
+        bootstrap_counts(len(refs), settings.n_boot, settings.seed, clusters=clusters)
+        if settings.n_boot > 0
+        else None
+    )
+    if chexbert is not None:
+        add_f1chexbert(result, chexbert, refs, hyps, counts, per_case)
+    else:
+        for name in F1CHEXBERT_METRICS:
+            result.metrics[name] = MetricValue(None, None)
+        result.notes.setdefault("unavailable", {})["f1chexbert"] = (
+            "no CheXbert checkpoint given: pass --chexbert PATH/chexbert.pth --chexbert-tokenizer DIR"
+        )
+    bertscore_settings = (
+        {
+            "model_dir": settings.bertscore_model,
+            "num_layers": settings.bertscore_layers,
+            "idf": settings.bertscore_idf,
+            "baseline_path": settings.bertscore_baseline,
+        }
+        if settings.bertscore_model is not None
+        else None
+    )
+    add_radcliq(result, refs, hyps, counts, per_case, bertscore_settings)
+    if not result.notes.get("unavailable", True):
+        del result.notes["unavailable"]
 
 
 _TASK_PACKAGES = {

@@ -28,7 +28,9 @@ from leaderboards.render.common import (
 from leaderboards.render.layout import BY_MODEL, BodyRow, Layout, Leaf, Panel, build_layout, chunk_panels
 from leaderboards.render.measure import text_em
 
-SMALL_PT, SCRIPT_PT, TABCOLSEP_PT = 9.0, 7.0, 4.0  # \small and \scriptsize of a 10 pt class
+# \small and \scriptsize of a 10 pt class, as em widths for `text_em`: Computer Modern's 7 pt design (cmr7) is
+# drawn wider than cmr10 scaled down (a digit is 4.0 pt, 0.57 em), so \scriptsize text measures as 8 pt
+SMALL_PT, SCRIPT_PT, TABCOLSEP_PT = 9.0, 8.0, 4.0
 LINE_WIDTH_PT = 320.0  # article / LNCS \textwidth is 345-347 pt: slack for the estimate (checked by pdflatex)
 PAGE_BUDGET_PT = 450.0  # a float's height; \textheight of article / LNCS is 550 pt (checked by pdflatex)
 NOTE_CHARS_PER_LINE = 95  # \scriptsize over \linewidth

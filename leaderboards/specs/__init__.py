@@ -19,7 +19,7 @@ SPEC_DIR = Path(__file__).parent
 TASKS = ("classification", "localization", "segmentation", "report")
 MODES = ("zero-shot", "fine-tune")
 TESTS = ("paired_bootstrap", "approximate_randomization", "delong", "none")
-LOWER_IS_BETTER_PREFIXES = ("hd95",)
+LOWER_IS_BETTER_PREFIXES = ("hd95", "radcliq")
 
 _TOP_KEYS = {
     "name",
