@@ -197,6 +197,13 @@ def score(
     study_aggregate: Annotated[
         StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
     ] = StudyAggregate.max,
+    calibration: Annotated[
+        bool,
+        typer.Option(
+            help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
+            "logistic refit per replicate)."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="Do not print the metric table.")] = False,
 ) -> None:
     """Score a prediction file against ground truth and write one results JSON."""
@@ -220,6 +227,7 @@ def score(
         cluster=cluster.value if cluster else None,
         level=level.value if level else None,
         study_aggregate=study_aggregate.value,
+        calibration=calibration,
     )
     results = _guarded(lambda: score_files(task.value, gt, pred, out_path, settings))
     if not quiet:

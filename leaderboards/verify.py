@@ -130,6 +130,7 @@ def _settings(results: dict[str, Any]) -> Any:
         "cluster",
         "level",
         "study_aggregate",
+        "calibration",
     ):
         if key in stored:
             kwargs[key] = stored[key]

@@ -63,6 +63,9 @@ class ScoreSettings:
     # ground truth names every image's study, image otherwise. `study_aggregate` reduces a study's label scores.
     level: str | None = None
     study_aggregate: str = "max"
+    # Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (bench.metrics.calibration).
+    # Opt-in: the per-replicate logistic refits cost far more than the AUC / AP bootstrap on large test sets.
+    calibration: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def for_task(self, task: str) -> dict[str, Any]:
@@ -73,7 +76,7 @@ class ScoreSettings:
             "cluster": self.cluster,
         }
         if task == "classification":
-            return {**common, "labels": self.labels}
+            return {**common, "labels": self.labels, "calibration": self.calibration}
         if task == "localization":
             return {**common, "labels": self.labels, "froc_hit": self.froc_hit}
         if task == "segmentation":
@@ -185,6 +188,8 @@ def score_aligned(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit |
                 "at that one threshold and AP is that of a single operating point; not comparable with AUCs of "
                 "continuous scores"
             )
+        if not settings.calibration:
+            return result
         from bench.metrics.calibration import add_calibration
 
         add_calibration(
