@@ -97,10 +97,11 @@ def main() -> None:
         progress=False,
     )
     publish(args.runs, args.tables, args.bootstrap, console)
+    reader_study(args.out / "study", console)
     console.print(
         f"make demo: {time.perf_counter() - start:.1f} s in total; runs in {args.runs}/, tables in {args.tables}/"
     )
-    print_summary(args.tables)
+    print_summary(args.tables, args.out / "study")
 
 
 def publish(runs: Path, tables: Path, n_boot: int, console: Console) -> None:
@@ -124,7 +125,42 @@ def publish(runs: Path, tables: Path, n_boot: int, console: Console) -> None:
             raise SystemExit(f"make demo: {name} failed (exit {code})")
 
 
-def print_summary(tables: Path) -> None:
+def reader_study(folder: Path, console: Console) -> None:
+    """The blinded reader study: the demo study to read in the app (images, retrieval-baseline AI reports, blinding
+    audit), and a simulated, locked 3-reader × 160-case study analysed end to end (chain check, preference with
+    reader × case CIs, agreement, report)."""
+    from readerstudy.analysis import analyze as run_analysis
+    from readerstudy.store.coordinator_api import lock_study
+    from readerstudy.store.engine import open_db
+    from readerstudy.store.long_table import load_long_table, load_protocol
+    from readerstudy.store.verify import verify_chain
+    from readerstudy.study.demo import build_demo
+    from readerstudy.study.simulate import simulate_into_db
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "reading.db").exists():
+        result, source = build_demo(folder / "reading.db", use_iu=False)
+        console.print(f"reader study: demo study to read, {result.n_cases} cases ({source})")
+    simulated = folder / "simulated.db"
+    if not simulated.exists():
+        simulate_into_db(simulated, 3, 160, DEMO_SEED)
+        study_db = open_db(simulated)
+        lock_study(study_db, "make demo")
+        study_db.dispose()
+    study_db = open_db(simulated)
+    chain = verify_chain(study_db)
+    if not chain.intact:
+        raise SystemExit(f"make demo: the simulated study's audit chain is broken: {chain.problem}")
+    run_analysis(
+        load_long_table(study_db), folder / "analysis", load_protocol(study_db), audit_chain=chain.as_dict()
+    )
+    study_db.dispose()
+    console.print(
+        f"reader study: simulated study analysed -> {folder / 'analysis'} (chain head {chain.head})"
+    )
+
+
+def print_summary(tables: Path, study: Path | None = None) -> None:
     """The last lines of `make demo`: benchmarks × ZS / FT with CIs (fits 100 columns) and where the rest is."""
     from leaderboards.model import Table
     from leaderboards.render.text import render_summary
@@ -134,6 +170,9 @@ def print_summary(tables: Path) -> None:
     print(render_summary(table, width=100), end="")  # plain print: rich would re-wrap and colour the columns
     print(f"Paper table: {(tables / 'table.tex').resolve()} (needs \\usepackage{{booktabs,siunitx}})")
     print(f"HTML report: {(tables / 'report.html').resolve()}")
+    if study is not None:
+        print(f"Reader study: {(study / 'analysis' / 'report.html').resolve()}; read the demo study with")
+        print(f"  cxrbench study serve --db {study / 'reading.db'}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def build(path: Path, n_readers: int, n_cases: int) -> StudyDB:
     ]
     readers = [{"id": f"load-r{k}", "password_hash": "scrypt$2$1$1$00$00"} for k in range(n_readers)]
     protocol = protocol_from_dict({"seed": 1, "readers": readers})
-    return open_db(build_from_records(records, protocol, path).db_url)
+    # A load test: its placeholder texts differ on purpose, so the blinding audit is recorded, not enforced.
+    return open_db(build_from_records(records, protocol, path, allow_distinguishable=True).db_url)
 
 
 def run_readers(

@@ -26,7 +26,7 @@ study_app = typer.Typer(
 DbOption = Annotated[
     str, typer.Option("--db", help="SQLite file path or SQLAlchemy URL of the study database.")
 ]
-APP_FILE = Path(__file__).resolve().parent / "app" / "main.py"
+APP_FILE = Path(__file__).resolve().parent / "app" / "server.py"  # st.App: main.py plus the login routes
 
 
 def _fail(message: str) -> typer.Exit:
@@ -43,17 +43,31 @@ def build(
         Path, typer.Option("--protocol", help="Protocol YAML (criteria, readers, seed, ...).")
     ],
     db: DbOption,
+    allow_distinguishable: Annotated[
+        bool,
+        typer.Option(
+            "--allow-distinguishable",
+            help="Build even when the blinding audit finds AI and original texts distinguishable (recorded).",
+        ),
+    ] = False,
 ) -> None:
-    """Build a study: de-identification gate, text harmonisation, per-reader randomisation."""
+    """Build a study: de-identification gate, text harmonisation, blinding audit, per-reader randomisation.
+
+    Exit 1 when the blinding audit's classifier tells AI from original text (AUC 95 % CI lower bound > 0.6)."""
+    from readerstudy.study.blinding_audit import BlindingAuditError, describe
     from readerstudy.study.build import DeidGateError, build_study
 
     try:
-        result = build_study(cases, protocol, db)
+        result = build_study(cases, protocol, db, allow_distinguishable=allow_distinguishable)
+    except BlindingAuditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except DeidGateError as exc:
         raise _fail(str(exc)) from None
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"built {result.db_url}: {result.n_cases} cases, readers {', '.join(result.reader_ids)}")
+    typer.echo(describe(result.blinding_audit))
     if result.blocked:
         typer.echo(
             f"{len({b.case_id for b in result.blocked})} case(s) blocked by the de-identification gate:"
@@ -72,6 +86,8 @@ def serve_command(db: str, port: int, address: str) -> list[str]:
         "--server.address", address,
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # no developer menu (rerun, settings, source links) for readers
+        "--client.showErrorDetails", "none",  # no tracebacks or server paths in the browser
         "--", "--db", to_url(db),
     ]  # fmt: skip
 
@@ -83,8 +99,13 @@ def serve(
     address: Annotated[str, typer.Option("--address", help="Bind address (0.0.0.0 to serve a network).")] = (
         "127.0.0.1"
     ),
+    idle_minutes: Annotated[
+        float,
+        typer.Option("--idle-minutes", min=1, help="Log a browser out after this long without activity."),
+    ] = 30.0,
 ) -> None:
-    """Start the reading app (Streamlit, headless)."""
+    """Start the reading app (Streamlit, headless). Logins are bound to an HttpOnly cookie; set
+    CXRBENCH_SESSION_SECRET to keep them valid across server restarts."""
     from readerstudy.store.engine import open_db
 
     try:
@@ -93,7 +114,7 @@ def serve(
         raise _fail(str(exc)) from None
     command = serve_command(db, port, address)
     typer.echo(f"serving on http://{address}:{port}  (Ctrl-C to stop)")
-    env = {**os.environ, "CXRBENCH_STUDY_DB": command[-1]}
+    env = {**os.environ, "CXRBENCH_STUDY_DB": command[-1], "CXRBENCH_SESSION_IDLE_MINUTES": str(idle_minutes)}
     raise typer.Exit(subprocess.call(command, env=env))
 
 
@@ -139,9 +160,9 @@ def simulate(
     except (ValueError, FileExistsError) as exc:
         raise _fail(str(exc)) from None
     study_db = open_db(db)
-    lock_study(study_db, "simulator")
+    head = lock_study(study_db, "simulator")
     study_db.dispose()
-    typer.echo(json.dumps(truth, indent=2))
+    typer.echo(json.dumps({**truth, "audit_chain_head_at_lock": head}, indent=2))
 
 
 @study_app.command()
@@ -151,16 +172,32 @@ def analyze(
     allow_unlocked: Annotated[
         bool, typer.Option("--allow-unlocked", help="Analyse a study that is not locked yet (interim look).")
     ] = False,
+    allow_broken_chain: Annotated[
+        bool,
+        typer.Option(
+            "--allow-broken-chain",
+            help="Analyse even though the audit chain does not verify (recorded in analysis.json).",
+        ),
+    ] = False,
 ) -> None:
-    """Analyse the reads (analysis.json, report.md/html, reads_long.csv, iMRMC and MRMCaov exports)."""
+    """Verify the audit chain, then analyse the reads (analysis.json, report.md/html, reads_long.csv, iMRMC and
+    MRMCaov exports)."""
     from readerstudy.store.engine import open_db
     from readerstudy.store.long_table import load_long_table, load_protocol
     from readerstudy.store.reader_api import log_event
+    from readerstudy.store.verify import verify_chain
 
     try:
         study_db = open_db(db)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
+    chain = verify_chain(study_db)
+    if not chain.intact and not allow_broken_chain:
+        study_db.dispose()
+        typer.echo(
+            f"error: audit chain broken: {chain.problem} (--allow-broken-chain analyses anyway)", err=True
+        )
+        raise typer.Exit(1)
     protocol = load_protocol(study_db)
     if not protocol["locked"] and not allow_unlocked:
         raise _fail("the study is not locked; lock it on the coordinator page (or pass --allow-unlocked)")
@@ -172,6 +209,166 @@ def analyze(
     if long_df.empty:
         raise _fail("no reads yet")
     out.mkdir(parents=True, exist_ok=True)
-    run_analysis(long_df, out, protocol)
-    log_event(study_db, "cli", "analyze", {"out": str(out), "rows": len(long_df)})
-    typer.echo(f"analysis written to {out}")
+    run_analysis(
+        long_df, out, protocol, audit_chain={**chain.as_dict(), "allow_broken_chain": allow_broken_chain}
+    )
+    log_event(
+        study_db, "cli", "analyze", {"out": str(out), "rows": len(long_df), "chain_intact": chain.intact}
+    )
+    if not chain.intact:
+        typer.echo(f"warning: analysed despite a broken audit chain: {chain.problem}", err=True)
+    typer.echo(f"analysis written to {out} (audit chain head {chain.head})")
+
+
+@study_app.command()
+def verify(
+    db: DbOption,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="Chain head kept outside the database (SEQ:HASH or HASH, e.g. as printed at lock time).",
+        ),
+    ] = None,
+) -> None:
+    """Check the audit chain and that it accounts for every read, assignment, key and lock row (exit 0 intact)."""
+    from readerstudy.store.engine import open_db
+    from readerstudy.store.verify import parse_head, verify_chain
+
+    try:
+        if head is not None:
+            parse_head(head)
+        study_db = open_db(db)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    report = verify_chain(study_db, expected_head=head)
+    study_db.dispose()
+    if not report.intact:
+        typer.echo(f"audit chain broken: {report.problem}", err=True)
+        raise typer.Exit(1)
+    if head is None:
+        typer.echo(
+            f"audit chain intact: {report.n_audit_rows} rows, head {report.head} (without --head, a chain rewritten "
+            "from scratch cannot be told apart: compare with a head kept outside the database)"
+        )
+    else:
+        typer.echo(
+            f"audit chain intact and contains the recorded head: {report.n_audit_rows} rows, head {report.head}"
+        )
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    """'3-10' or '50,100,200' (or both, comma-separated) as a sorted list of positive integers."""
+    values: set[int] = set()
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            low, _, high = part.partition("-")
+            values.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise _fail(f"{option} {text!r}: give integers like 3-10 or 50,100,200") from None
+    if not values or min(values) < 1:
+        raise _fail(f"{option} {text!r}: give positive integers like 3-10 or 50,100,200")
+    return sorted(values)
+
+
+@study_app.command()
+def plan(
+    effect: Annotated[
+        float, typer.Option("--effect", help="Anticipated true net preference (AI vs original), -1..1.")
+    ],
+    db: Annotated[
+        str | None, typer.Option("--db", help="Pilot or completed study database: variance components.")
+    ] = None,
+    analysis: Annotated[
+        Path | None,
+        typer.Option("--analysis", help="analysis.json of a completed study: variance components."),
+    ] = None,
+    reader_sd: Annotated[
+        float | None, typer.Option("--reader-sd", help="Stated SD of the true per-reader net preference.")
+    ] = None,
+    case_sd: Annotated[
+        float, typer.Option("--case-sd", help="Stated SD of one reader's case score (1 = the maximum).")
+    ] = 1.0,
+    reader_corr: Annotated[
+        float | None, typer.Option("--reader-corr", help="Stated correlation of two readers' case scores.")
+    ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option("--margin", help="Non-inferiority margin (default: the protocol's, else 0)."),
+    ] = None,
+    test: Annotated[
+        str, typer.Option("--test", help="non-inferiority (the analysis' decision) or two-sided.")
+    ] = "non-inferiority",
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0001, max=0.5, help="1 - CI level.")] = 0.05,
+    target: Annotated[float, typer.Option("--power", min=0.01, max=0.9999, help="Target power.")] = 0.8,
+    readers: Annotated[
+        int | None, typer.Option("--readers", min=1, help="Design to evaluate: readers.")
+    ] = None,
+    cases: Annotated[int | None, typer.Option("--cases", min=2, help="Design to evaluate: cases.")] = None,
+    readers_range: Annotated[str, typer.Option("--readers-range", help="Table rows, e.g. 3-10.")] = "3-10",
+    cases_grid: Annotated[
+        str, typer.Option("--cases-grid", help="Table columns, e.g. 50,100,200.")
+    ] = "50,100,150,200,300,400,600",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the plan as JSON here.")] = None,
+) -> None:
+    """Readers x cases for a target power of the primary endpoint (Obuchowski-Rockette / Hillis 2011)."""
+    from readerstudy.analysis import power as pw
+
+    if test not in ("non-inferiority", "two-sided"):
+        raise _fail(f"--test {test!r}: use non-inferiority or two-sided")
+    if not -1.0 <= effect <= 1.0:
+        raise _fail(f"--effect {effect}: net preference lies in [-1, 1]")
+    if (readers is None) != (cases is None):
+        raise _fail("give --readers and --cases together to evaluate a design")
+    sources = [name for name, given in (("--db", db), ("--analysis", analysis)) if given is not None]
+    stated = reader_sd is not None or reader_corr is not None
+    if len(sources) + stated != 1:
+        raise _fail(
+            "give one source of variance components: --db, --analysis, or --reader-sd with --reader-corr"
+        )
+    protocol: dict = {}
+    try:
+        if db is not None:
+            from readerstudy.store.engine import open_db
+            from readerstudy.store.long_table import load_long_table, load_protocol
+
+            study_db = open_db(db)
+            protocol, long_df = load_protocol(study_db), load_long_table(study_db)
+            study_db.dispose()
+            if long_df.empty:
+                raise ValueError(f"{db}: no reads yet")
+            comp = pw.components_from_reads(long_df, protocol, f"study {db}")
+        elif analysis is not None:
+            comp = pw.components_from_analysis_json(analysis)
+        else:
+            if reader_sd is None or reader_corr is None:
+                raise ValueError("stated values need both --reader-sd and --reader-corr")
+            comp = pw.from_stated(reader_sd, case_sd, reader_corr)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    rows = [j for j in _int_list(readers_range, "--readers-range") if j >= 2]
+    if not rows:
+        raise _fail(f"--readers-range {readers_range!r}: the readers-random model needs at least 2 readers")
+    used_margin = abs(float(protocol.get("margin", 0.0) or 0.0) if margin is None else margin)
+    result = pw.plan(
+        comp,
+        effect=effect,
+        margin=used_margin,
+        alternative=test,  # type: ignore[arg-type]
+        alpha=alpha,
+        target=target,
+        readers_range=rows,
+        cases_grid=[k for k in _int_list(cases_grid, "--cases-grid") if k >= 2],
+        design=None if readers is None or cases is None else (readers, cases),
+    )
+    if out is not None:
+        tmp = out.with_name(out.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+            tmp.replace(out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _fail(f"{out}: cannot be written ({exc.strerror})") from None
+    typer.echo(pw.format_plan(result))
+    if out is not None:
+        typer.echo(f"plan written to {out}")

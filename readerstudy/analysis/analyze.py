@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from readerstudy.analysis.data import (
     reader_case_matrix,
     validate_long_table,
 )
-from readerstudy.analysis.exports import imrmc_text, mrmcaov_table
+from readerstudy.analysis.exports import MRMCAOV_TEXT_COLUMNS, imrmc_text, mrmcaov_table
 from readerstudy.analysis.methods import TIE_NOTE, methods_text
 from readerstudy.analysis.mrmc import (
     endpoint_summary,
@@ -115,6 +116,14 @@ def _by_case_group(
     return out
 
 
+def bootstrap_seed(value: Any) -> int:
+    """The protocol seed as a numpy seed: an integer as is, any other text (protocols allow any) hashed to 32 bits."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return int.from_bytes(hashlib.sha256(f"analysis:{value}".encode()).digest()[:4], "big")
+
+
 def analyze_reads(
     long_df: pd.DataFrame,
     protocol: Mapping[str, Any] | None = None,
@@ -124,7 +133,7 @@ def analyze_reads(
 ) -> dict[str, Any]:
     """All statistics of the study as a JSON-ready dict (no file I/O)."""
     protocol = dict(protocol or {})
-    seed = int(protocol.get("seed", 0) if seed is None else seed)
+    seed = bootstrap_seed(protocol.get("seed", 0) if seed is None else seed)
     raw_margin = float(protocol.get("margin", 0.0) or 0.0)
     margin = abs(raw_margin)
     df = validate_long_table(long_df)
@@ -199,6 +208,7 @@ def analyze_reads(
         "error_flags": _error_flags(primary),
         "position_bias": position_bias(df),
         "blinding_check": blinding_check(df),
+        "blinding_audit": protocol.get("blinding_audit"),  # the build's text-classifier audit, as recorded
         "margin": margin,
         "non_inferior": ni.get("non_inferior"),
         "settings": {"n_boot": n_boot, "seed": seed, "ci_level": 0.95},
@@ -215,21 +225,30 @@ def analyze(
     *,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int | None = None,
+    audit_chain: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Analyse the reads and write analysis.json, report.md, report.html, reads_long.csv, imrmc.csv,
-    mrmcaov.csv into `out_dir`; return the analysis dict."""
+    mrmcaov.csv into `out_dir`; return the analysis dict.
+
+    ``audit_chain`` (the database's chain verification, head and whether a broken chain was allowed) is written
+    into analysis.json as is. The CSVs are spreadsheet-safe: text cells that could run as formulas are neutralised
+    (`readerstudy.store.long_table.read_long_table_csv` reads reads_long.csv back)."""
     from readerstudy.analysis.report import build_blocks, render_html, render_markdown
+    from readerstudy.store.csv_safety import write_safe_csv
+    from readerstudy.store.long_table import long_table_csv
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = analyze_reads(long_df, protocol, n_boot=n_boot, seed=seed)
+    if audit_chain is not None:
+        result["audit_chain"] = to_jsonable(dict(audit_chain))
     reads = validate_long_table(long_df)
     primary = reads[reads["criterion"] == result["criterion"]]
     primary = primary[primary["case_id"].isin(set(primary["case_id"]) - set(result["cases_left_out"]))]
     (out / "analysis.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    reads.to_csv(out / "reads_long.csv", index=False)
+    long_table_csv(reads, out / "reads_long.csv")
     (out / "imrmc.csv").write_text(imrmc_text(primary), encoding="utf-8")
-    mrmcaov_table(primary).to_csv(out / "mrmcaov.csv", index=False)
+    write_safe_csv(mrmcaov_table(primary), MRMCAOV_TEXT_COLUMNS, out / "mrmcaov.csv")
     blocks = build_blocks(result)
     (out / "report.md").write_text(render_markdown(result, blocks), encoding="utf-8")
     (out / "report.html").write_text(render_html(result, blocks), encoding="utf-8")

@@ -32,13 +32,16 @@ import re
 import numpy as np
 import pandas as pd
 
+from readerstudy.store.csv_safety import neutralise_cell
+
 AI_MODALITY = "AI"
 ORIGINAL_MODALITY = "original"
 N_ANCHOR_CASES = 3
+MRMCAOV_TEXT_COLUMNS = ("reader", "test", "case")
 
 
 def _safe_id(value: object) -> str:
-    return re.sub(r"[\s,]+", "_", str(value)) or "_"
+    return re.sub(r"[\s,;]+", "_", str(value)) or "_"
 
 
 def modality_scores(df: pd.DataFrame) -> pd.DataFrame:
@@ -81,11 +84,11 @@ def imrmc_text(df: pd.DataFrame, title: str = "cxrbench reader study (AI vs orig
         "BEGIN DATA:",
     ]
     lines += [f"truth,{c},truth,0" for c in anchors]
-    lines += [f"truth,{c},truth,1" for c in cases]
+    lines += [f"truth,{neutralise_cell(c)},truth,1" for c in cases]
     body = pd.concat([scores, _anchor_rows(readers)], ignore_index=True)
     body = body.sort_values(["modality", "reader", "case"], kind="stable")
     lines += [
-        f"{r},{c},{m},{_fmt(s)}"
+        f"{neutralise_cell(r)},{neutralise_cell(c)},{m},{_fmt(s)}"
         for r, c, m, s in zip(body["reader"], body["case"], body["modality"], body["score"], strict=True)
     ]
     return "\n".join(lines) + "\n"

@@ -177,6 +177,7 @@ def build_blocks(result: dict[str, Any]) -> list[Block]:
         )
     blocks += _agreement_blocks(result)
     blocks += _bias_blocks(result)
+    blocks += _blinding_audit_blocks(result)
     blocks.append(("h2", "Methods"))
     blocks += [("p", para) for para in result["methods"].split("\n")]
     if result["notes"]:
@@ -244,6 +245,30 @@ def _bias_blocks(result: dict[str, Any]) -> list[Block]:
             f"Blinding check: the AI report was identified in {_pct(bc['accuracy'])} of {bc['n_answered']} "
             f"answered guesses {_ci(bc['ci95'], True)}, exact binomial p = {_num(bc['p_value'], 4)} "
             f"(about 50 % means blinding held).",
+        ),
+    ]
+
+
+def _blinding_audit_blocks(result: dict[str, Any]) -> list[Block]:
+    """The build's text-classifier audit: could the AI report be told from the original by its text alone?"""
+    audit = result.get("blinding_audit")
+    if not audit:
+        return [("h2", "Blinding audit"), ("p", "No blinding audit was recorded when this study was built.")]
+    if audit["status"] == "skipped":
+        return [("h2", "Blinding audit"), ("p", f"Blinding audit skipped: {audit['reason']}.")]
+    verdict = {
+        "passed": "passed: not clearly distinguishable",
+        "distinguishable": "**distinguishable**: the texts carry a cue to their source",
+    }[audit["status"]]
+    override = " The study was built anyway (--allow-distinguishable)." if audit.get("override") else ""
+    return [
+        ("h2", "Blinding audit"),
+        (
+            "p",
+            f"Before the study was built, a text classifier tried to tell the AI report from the original after "
+            f"harmonisation: AUC {_num(audit['auc'])} {_ci(audit['ci95'])} over {audit['n_cases']} cases "
+            f"(0.5 = indistinguishable; the build stops when the CI's lower bound exceeds "
+            f"{audit['threshold_ci_lower']}): {verdict}.{override} Method: {audit['method']}.",
         ),
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -40,3 +41,30 @@ def current_db() -> StudyDB:
 def report_markdown(text: str) -> str:
     """Report text shown literally (markdown characters escaped), one paragraph per section."""
     return "\n\n".join(_MARKDOWN_SPECIAL.sub(r"\\\1", part) for part in text.split("\n\n"))
+
+
+def forget_session_state() -> None:
+    """Drop everything a previous login left in this Streamlit session."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def account_bar(reader_id: str, on_logout: Callable[[], None]) -> None:
+    """'Logged in as ...' and the logout button, side by side (call inside a narrow column)."""
+    who, button = st.columns([1, 1], vertical_alignment="center")
+    who.caption(f"Logged in as **{reader_id}**")
+    if button.button("Pause and log out", key="nav_logout", width="stretch"):
+        on_logout()
+
+
+# No ">" in here: st.html sanitises the <style> text and a child combinator would void its whole rule.
+CSS = """
+.block-container { padding: 3rem 1.5rem 0.5rem 1.5rem !important; max-width: none !important; }
+[data-testid="stHeader"] { height: 2.5rem; min-height: 2.5rem; }
+h3 { padding: 0 !important; }
+[data-testid="stVerticalBlock"] { gap: 0.45rem; }
+.st-key-report_a, .st-key-report_b {
+    max-height: max(140px, calc(100vh - 470px - var(--cxr-extra-criteria, 0px))); overflow-y: auto;
+}
+.st-key-report_a p, .st-key-report_b p { margin-bottom: 0.4rem; }
+"""

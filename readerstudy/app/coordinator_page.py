@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
-from readerstudy.store.audit import head_hash, verify_audit_chain
+from readerstudy.app.common import account_bar
 from readerstudy.store.coordinator_api import (
     export_reads_csv,
     is_locked,
@@ -14,17 +16,19 @@ from readerstudy.store.coordinator_api import (
 )
 from readerstudy.store.engine import StudyDB
 from readerstudy.store.reader_api import Account, study_info
+from readerstudy.store.verify import verify_chain
 
 
-def render_coordinator(db: StudyDB, account: Account) -> None:
+def render_coordinator(db: StudyDB, account: Account, on_logout: Callable[[], None]) -> None:
+    account_bar(account.reader_id, on_logout)
     st.title(f"{study_info(db).name}: coordinator")
     st.subheader("Progress")
     st.dataframe(progress_table(db), hide_index=True, key="co_progress")
-    ok, first_bad = verify_audit_chain(db)
-    if ok:
-        st.success(f"Audit chain intact. Head hash (record it elsewhere): `{head_hash(db)}`")
+    chain = verify_chain(db)
+    if chain.intact:
+        st.success(f"Audit chain intact. Head hash (record it elsewhere): `{chain.head}`")
     else:
-        st.error(f"Audit chain broken at row {first_bad}.")
+        st.error(f"Audit chain broken: {chain.problem}")
 
     st.subheader("Lock, unblind, export")
     if not is_locked(db):

@@ -1,7 +1,9 @@
-"""Reader-study app: ``streamlit run readerstudy/app/main.py -- --db STUDY_DB`` (or env CXRBENCH_STUDY_DB).
+"""Reader-study app: ``streamlit run readerstudy/app/server.py -- --db STUDY_DB`` (``cxrbench study serve``).
 
-The database is the truth: every submit is committed before the page moves on, and a reload, a new tab or a server
-restart resumes at the reader's first unread case.
+The database is the truth: every submit is committed before the page moves on, each window keeps the case it shows
+until that case is submitted, and a reload, a new tab or a server restart resumes at the reader's first unread
+case. Who is logged in comes from this connection's HttpOnly session cookie on every run (see ``sessions.py``),
+never from session state alone.
 """
 
 from __future__ import annotations
@@ -15,67 +17,30 @@ if _REPO_ROOT not in sys.path:  # `streamlit run` puts only this file's folder o
 
 import streamlit as st  # noqa: E402
 
-from readerstudy.app.common import current_db  # noqa: E402
+from readerstudy.app.common import current_db, forget_session_state  # noqa: E402
 from readerstudy.app.coordinator_page import render_coordinator  # noqa: E402
-from readerstudy.app.reader_page import render_reader  # noqa: E402
-from readerstudy.store.reader_api import authenticate, authenticate_sso, log_event, study_info  # noqa: E402
+from readerstudy.app.login_page import current_login, log_out, render_login, sso_configured  # noqa: E402
+from readerstudy.app.reader_page import render_reader, unsaved_submit  # noqa: E402
+from readerstudy.store.logins import flush_login_failures  # noqa: E402
 
-st.set_page_config(page_title="Reader study", layout="wide")
+st.set_page_config(page_title="Reader study", layout="wide", initial_sidebar_state="collapsed")
 db = current_db()
-
-
-def _sso_configured() -> bool:
-    """True when `.streamlit/secrets.toml` has an [auth] section (Streamlit's OIDC login, `st.login`)."""
-    try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        return False
-
-
-def _sso_login() -> None:
-    if not st.user.is_logged_in:
-        if st.button("Log in with single sign-on", key="login_sso"):
-            st.login()
-        return
-    account = authenticate_sso(db, st.user.get("email"))
-    if account is None:
-        st.error("This single sign-on identity is not enrolled in the study. Ask the coordinator.")
-        return
-    st.session_state["account"] = account
-    st.rerun()
-
-
-def _login() -> None:
-    st.title(study_info(db).name)
-    if _sso_configured():
-        _sso_login()
-    with st.form("login"):
-        user = st.text_input("User id", key="login_user")
-        password = st.text_input("Password", type="password", key="login_password")
-        if st.form_submit_button("Log in"):
-            account = authenticate(db, user, password)
-            if account is None:
-                st.error("Unknown user id or wrong password.")
-            else:
-                st.session_state["account"] = account
-                st.rerun()
-
-
-account = st.session_state.get("account")
+flush_login_failures(db)
+login = current_login(db)
+account = login.account
+if account is not None and st.session_state.get("account_id") != account.reader_id:
+    forget_session_state()  # state left on this Streamlit session by another login is not this account's
+    st.session_state["account_id"] = account.reader_id
 if account is None:
-    _login()
+    unsaved = unsaved_submit() if "account_id" in st.session_state else None
+    if "account_id" in st.session_state:
+        forget_session_state()  # logged out, expired, or a connection without the cookie: show none of it
+    if login.expired and sso_configured() and st.user.is_logged_in:
+        st.logout()
+    render_login(db, expired=login.expired, unsaved_case=unsaved)
     st.stop()
 
-with st.sidebar:
-    st.write(f"Logged in as **{account.reader_id}**")
-    if st.button("Pause and log out", key="nav_logout"):
-        log_event(db, account.reader_id, "logout")
-        st.session_state.clear()
-        if _sso_configured() and st.user.is_logged_in:
-            st.logout()
-        st.rerun()
-
 if account.role == "coordinator":
-    render_coordinator(db, account)
+    render_coordinator(db, account, on_logout=lambda: log_out(db, account, login.nonce))
 else:
-    render_reader(db, account)
+    render_reader(db, account, on_logout=lambda: log_out(db, account, login.nonce))

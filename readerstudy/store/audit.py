@@ -1,14 +1,14 @@
-"""Append-only audit log with a SHA-256 hash chain, and the check that the chain (and the reads it covers) is intact.
+"""Append-only audit log with a SHA-256 hash chain.
 
-Each row hashes the previous row's hash plus its own content. Submit rows also carry a digest of the read rows they
-created, so editing a read (possible only after dropping the triggers) breaks verification too. Like any hash chain,
-it proves integrity only relative to a head hash recorded outside the database (see :func:`head_hash`).
+Each row hashes the previous row's hash plus its own content, and its detail records the covered data rows written
+in the same transaction (:mod:`readerstudy.store.chain`), so editing, inserting or deleting a read, an assignment,
+the unblinding key, a case or the lock state breaks verification (:mod:`readerstudy.store.verify`). Like any hash
+chain, it proves integrity only relative to a head recorded outside the database (see :func:`head_hash`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
-from readerstudy.store.engine import StudyDB, using_db
-from readerstudy.store.models import AuditEntry, Read
+from readerstudy.store.chain import canonical_json, group_digest, row_fields, take_records
+from readerstudy.store.engine import StudyDB
+from readerstudy.store.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
 
@@ -28,47 +29,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _row_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, detail_json: str) -> str:
+def audit_row_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, detail_json: str) -> str:
     content = canonical_json({"seq": seq, "ts": ts, "actor": actor, "action": action, "detail": detail_json})
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
-READ_DIGEST_FIELDS = (
-    "id",
-    "reader_id",
-    "case_idx",
-    "criterion",
-    "choice",
-    "likert_a",
-    "likert_b",
-    "error_flags_a",
-    "error_flags_b",
-    "significant_a",
-    "significant_b",
-    "reason",
-    "shown_at",
-    "submitted_at",
-    "version",
-)
-
-
-def _digest_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+READ_DIGEST_FIELDS = row_fields("reads")
 
 
 def read_digest(reads: list[Mapping[str, Any]]) -> str:
-    """SHA-256 over the stored content of read rows (mappings of column name to value), ordered by id."""
-    rows = [
-        [bool(r[f]) if f.startswith("significant") else _digest_value(r[f]) for f in READ_DIGEST_FIELDS]
-        for r in sorted(reads, key=lambda read: read["id"])
-    ]
-    return hashlib.sha256(canonical_json(rows).encode()).hexdigest()
+    """SHA-256 over the stored content of read rows (mappings of every column to its value), ordered by id."""
+    return group_digest("reads", reads)
 
 
 _AUDIT_INSERT = insert(AuditEntry.__table__)
@@ -96,8 +67,13 @@ def append_audit(
     """Add one chained audit row inside the caller's write transaction (the caller commits); returns its seq.
 
     ``head`` is ``(seq, row_hash)`` of the latest row (``(None, None)`` when empty) when the caller already read it
-    in this transaction after :func:`lock_audit_chain`; otherwise the lock is taken and the head read here.
+    in this transaction after :func:`lock_audit_chain`; otherwise the lock is taken and the head read here. On an ORM
+    session, the covered rows it wrote since its last audit row are recorded in ``detail["records"]``.
     """
+    if isinstance(connection, Session):
+        records = take_records(connection)
+        if records:
+            detail = {**(detail or {}), "records": records}
     if head is None:
         lock_audit_chain(connection)
         head = tuple(connection.execute(_AUDIT_HEAD).one())  # type: ignore[assignment]
@@ -106,7 +82,7 @@ def append_audit(
     prev_hash = GENESIS_HASH if last_hash is None else last_hash
     ts = utc_now().isoformat()
     detail_json = canonical_json(detail or {})
-    row_hash = _row_hash(prev_hash, seq, ts, actor, action, detail_json)
+    row_hash = audit_row_hash(prev_hash, seq, ts, actor, action, detail_json)
     connection.execute(
         _AUDIT_INSERT,
         {
@@ -123,33 +99,14 @@ def append_audit(
 
 
 def verify_audit_chain(db: StudyDB | str | Path) -> tuple[bool, int | None]:
-    """Recompute the chain; returns ``(True, None)`` or ``(False, seq of the first bad audit row)``.
+    """``(True, None)``, or ``(False, seq of the first bad audit row)`` (None when the problem is an unrecorded row).
 
-    A row is bad when its sequence number skips, its ``prev_hash`` is not the previous row's hash, its own hash does
-    not match its content, or (for submit rows) the read rows it names no longer match their recorded digest.
+    Kept for callers that need only the verdict; :func:`readerstudy.store.verify.verify_chain` says what is broken.
     """
-    with using_db(db) as study_db, study_db.reading() as session:
-        expected_prev, expected_seq = GENESIS_HASH, 1
-        for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
-            recomputed = _row_hash(
-                entry.prev_hash, entry.seq, entry.ts, entry.actor, entry.action, entry.detail_json
-            )
-            if entry.seq != expected_seq or entry.prev_hash != expected_prev or recomputed != entry.row_hash:
-                return False, entry.seq
-            detail = json.loads(entry.detail_json)
-            if "read_ids" in detail:
-                reads = (
-                    session.execute(select(Read.__table__).where(Read.id.in_(detail["read_ids"])))
-                    .mappings()
-                    .all()
-                )
-                if (
-                    len(reads) != len(detail["read_ids"])
-                    or read_digest(list(reads)) != detail["reads_sha256"]
-                ):
-                    return False, entry.seq
-            expected_prev, expected_seq = entry.row_hash, entry.seq + 1
-    return True, None
+    from readerstudy.store.verify import verify_chain
+
+    report = verify_chain(db)
+    return report.intact, report.first_bad_seq
 
 
 def head_hash(db: StudyDB) -> str:

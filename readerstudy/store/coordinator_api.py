@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from readerstudy.store.audit import append_audit, utc_now, verify_audit_chain
+from readerstudy.store.audit import AUDIT_HEAD_HASH, AUDIT_HEAD_SEQ, append_audit, utc_now, verify_audit_chain
+from readerstudy.store.chain import note_written
 from readerstudy.store.engine import StudyDB
-from readerstudy.store.long_table import load_long_table
+from readerstudy.store.long_table import load_long_table, long_table_csv
 from readerstudy.store.models import Assignment, Case, Read, Reader, Study, UnblindingKey
 
 if TYPE_CHECKING:
@@ -61,12 +62,22 @@ def is_locked(db: StudyDB) -> bool:
         return bool(session.scalars(select(Study.locked)).one())
 
 
-def lock_study(db: StudyDB, actor: str) -> None:
-    """Stop accepting reads. Irreversible through the app (by design)."""
+def lock_study(db: StudyDB, actor: str) -> str:
+    """Stop accepting reads; returns the chain head ``SEQ:HASH`` to record outside the database.
+
+    Irreversible (a trigger refuses unlocking, and the lock row's snapshot of the study row is chained); locking a
+    locked study changes nothing.
+    """
     with db.writing() as session:
-        session.execute(update(Study).values(locked=True, locked_at=utc_now()))
-        append_audit(session, actor, "lock")
+        changed = session.execute(
+            update(Study).where(Study.locked.is_(False)).values(locked=True, locked_at=utc_now())
+        ).rowcount
+        if changed:
+            note_written(session, "studies")
+            append_audit(session, actor, "lock")
+        head_seq, head = session.execute(select(AUDIT_HEAD_SEQ, AUDIT_HEAD_HASH)).one()
         session.commit()
+    return f"{head_seq}:{head}"
 
 
 def unblinding_table(db: StudyDB, actor: str) -> pd.DataFrame:
@@ -97,14 +108,14 @@ def unblinding_table(db: StudyDB, actor: str) -> pd.DataFrame:
 
 
 def export_reads_csv(db: StudyDB, actor: str) -> str:
-    """The long table as CSV text (unblinded, so only after lock)."""
+    """The long table as spreadsheet-safe CSV text (unblinded, so only after lock; see ``long_table_csv``)."""
     if not is_locked(db):
         raise StudyNotLockedError("lock the study before exporting unblinded reads")
     table = load_long_table(db)
     with db.writing() as session:
         append_audit(session, actor, "export", {"rows": len(table)})
         session.commit()
-    return table.to_csv(index=False)
+    return long_table_csv(table)
 
 
 def audit_status(db: StudyDB) -> tuple[bool, int | None]:

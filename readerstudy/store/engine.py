@@ -1,8 +1,11 @@
 """Open a study database: SQLite (WAL, synchronous=FULL) by default, any SQLAlchemy URL otherwise.
 
-Append-only tables get triggers that refuse UPDATE and DELETE, written for SQLite and PostgreSQL. Writes go through
-:attr:`StudyDB.write_engine`, whose transactions start with ``BEGIN IMMEDIATE`` on SQLite so concurrent writers queue
-on the database lock instead of failing half-way (the audit hash chain needs writers to be serialised).
+Append-only tables get triggers that refuse UPDATE and DELETE, written for SQLite and PostgreSQL; the ``studies`` row
+accepts one change only, unlocked -> locked (its settings are fixed and a locked study cannot be unlocked). Writes
+go through :attr:`StudyDB.write_engine`, whose transactions start with ``BEGIN IMMEDIATE`` on SQLite so concurrent
+writers queue on the database lock instead of failing half-way (the audit hash chain needs writers to be
+serialised). Triggers are a first line only: whoever can write the file can drop them, which the audit chain
+(:mod:`readerstudy.store.verify`) then reveals.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session
 
-from readerstudy.store.models import APPEND_ONLY_TABLES, Base
+from readerstudy.store.chain import track_writes
+from readerstudy.store.models import APPEND_ONLY_TABLES, Base, Study
 
 _WRITE_OPTION = "cxr_write"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -91,6 +95,7 @@ class StudyDB:
     def writing(self) -> Iterator[Session]:
         """A session whose transaction holds the write lock (BEGIN IMMEDIATE on SQLite) from its first statement."""
         with self._write_lock, Session(self.write_engine, expire_on_commit=False) as session:
+            track_writes(session)  # the next audit row it appends records the covered rows it wrote
             yield session
 
     @contextmanager
@@ -129,6 +134,47 @@ def _sqlite_trigger_sql(table: str) -> list[str]:
     ]
 
 
+STUDY_GUARD_MESSAGE = "studies: the settings are fixed and a locked study stays locked"
+# Every column but the lock state: an UPDATE may only turn an unlocked row into a locked one with these unchanged.
+_STUDY_SETTINGS = [c.name for c in Study.__table__.columns if c.name not in ("locked", "locked_at")]
+
+
+def _sqlite_study_guard_sql() -> list[str]:
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _STUDY_SETTINGS)
+    return [
+        "CREATE TRIGGER IF NOT EXISTS studies_lock_only BEFORE UPDATE ON studies "
+        f"WHEN OLD.locked OR NOT NEW.locked OR {changed} "
+        f"BEGIN SELECT RAISE(ABORT, '{STUDY_GUARD_MESSAGE}'); END",
+        "CREATE TRIGGER IF NOT EXISTS studies_no_delete BEFORE DELETE ON studies "
+        f"BEGIN SELECT RAISE(ABORT, '{STUDY_GUARD_MESSAGE}'); END",
+    ]
+
+
+def _postgres_study_guard_sql() -> list[str]:
+    unchanged = " AND ".join(f"NEW.{c} IS NOT DISTINCT FROM OLD.{c}" for c in _STUDY_SETTINGS)
+    function = f"""
+CREATE OR REPLACE FUNCTION cxr_guard_study() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NOT OLD.locked AND NEW.locked AND {unchanged} THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION '{STUDY_GUARD_MESSAGE}';
+END
+$$
+"""
+    return [
+        function,
+        "DROP TRIGGER IF EXISTS studies_lock_only ON studies",
+        "CREATE TRIGGER studies_lock_only BEFORE UPDATE OR DELETE ON studies "
+        "FOR EACH ROW EXECUTE FUNCTION cxr_guard_study()",
+        "DROP TRIGGER IF EXISTS studies_no_truncate ON studies",
+        "CREATE TRIGGER studies_no_truncate BEFORE TRUNCATE ON studies "
+        "FOR EACH STATEMENT EXECUTE FUNCTION cxr_guard_study()",
+    ]
+
+
 POSTGRES_REFUSE_FUNCTION = """
 CREATE OR REPLACE FUNCTION cxr_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -150,13 +196,17 @@ def _postgres_trigger_sql(table: str) -> list[str]:
 
 
 def trigger_statements(dialect: str) -> list[str]:
-    """DDL that makes the append-only tables refuse UPDATE/DELETE in the given SQL dialect."""
+    """DDL that makes the append-only tables refuse UPDATE/DELETE (and guards the study row) in a SQL dialect."""
     if dialect == "sqlite":
-        return [sql for table in APPEND_ONLY_TABLES for sql in _sqlite_trigger_sql(table)]
+        return [
+            sql for table in APPEND_ONLY_TABLES for sql in _sqlite_trigger_sql(table)
+        ] + _sqlite_study_guard_sql()
     if dialect == "postgresql":
-        return [POSTGRES_REFUSE_FUNCTION] + [
-            sql for table in APPEND_ONLY_TABLES for sql in _postgres_trigger_sql(table)
-        ]
+        return (
+            [POSTGRES_REFUSE_FUNCTION]
+            + [sql for table in APPEND_ONLY_TABLES for sql in _postgres_trigger_sql(table)]
+            + _postgres_study_guard_sql()
+        )
     raise ValueError(f"append-only triggers are written for sqlite and postgresql, not {dialect!r}")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from readerstudy.store.csv_safety import restore_columns, write_safe_csv
 from readerstudy.store.engine import StudyDB, using_db
 from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Study, UnblindingKey
 
@@ -39,6 +40,23 @@ LONG_TABLE_COLUMNS = [
     "clinically_significant_ai",
     "clinically_significant_original",
 ]
+# Numbers, booleans and timestamps: written as they are in reads_long.csv (a formula cannot hide in them).
+LONG_TABLE_TYPED_COLUMNS = (
+    "preference_vs_ai",
+    "likert_ai",
+    "likert_original",
+    "clinically_significant",
+    "shown_at",
+    "submitted_at",
+    "version",
+    "order_index",
+    "clinically_significant_ai",
+    "clinically_significant_original",
+)
+# Text: neutralised against spreadsheet formula injection in every CSV export (see csv_safety). Free text typed by
+# people (reason; reader, case, site, criterion names and normal_abnormal from the protocol and case file) and
+# fixed-vocabulary text (ai_side, choice, error flags, blinding guess), which never starts with a trigger anyway.
+LONG_TABLE_TEXT_COLUMNS = tuple(c for c in LONG_TABLE_COLUMNS if c not in LONG_TABLE_TYPED_COLUMNS)
 
 
 def _frame(session: Any, statement: Any) -> pd.DataFrame:
@@ -129,6 +147,50 @@ def load_long_table(db_url: str | Path | StudyDB) -> pd.DataFrame:
     )
     table = table.sort_values(["reader_id", "order_index", "criterion"], kind="stable")
     return table[LONG_TABLE_COLUMNS].reset_index(drop=True)
+
+
+def csv_text_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of a reads table to neutralise: all but the typed ones (extra columns unless numeric/bool/time)."""
+    from pandas.api import types
+
+    def typed(column: str) -> bool:
+        dtype = frame[column].dtype
+        return (
+            types.is_numeric_dtype(dtype)
+            or types.is_bool_dtype(dtype)
+            or types.is_datetime64_any_dtype(dtype)
+        )
+
+    return [
+        c
+        for c in frame.columns
+        if c in LONG_TABLE_TEXT_COLUMNS or (c not in LONG_TABLE_TYPED_COLUMNS and not typed(c))
+    ]
+
+
+def long_table_csv(table: pd.DataFrame, path: str | Path | None = None) -> str | None:
+    """Write a reads table as spreadsheet-safe CSV to ``path`` (or return the text): text cells neutralised."""
+    return write_safe_csv(table, csv_text_columns(table), path)
+
+
+def read_long_table_csv(source: str | Path | IO[str]) -> pd.DataFrame:
+    """Read back ``reads_long.csv`` as written by :func:`long_table_csv`: neutralised cells restored, types parsed."""
+    import pandas as pd
+
+    frame = pd.read_csv(source, dtype={c: object for c in LONG_TABLE_TEXT_COLUMNS})
+    frame = restore_columns(frame, csv_text_columns(frame))
+    for column in LONG_TABLE_TEXT_COLUMNS:
+        if column in frame.columns:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    if "reason" in frame.columns:
+        frame["reason"] = frame["reason"].map(lambda value: "" if value is None else value)
+    for column in ("shown_at", "submitted_at"):
+        if column in frame.columns:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+    for column in ("likert_ai", "likert_original"):
+        if column in frame.columns:
+            frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 def load_protocol(db_url: str | Path | StudyDB) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-APPEND_ONLY_TABLES = ("reads", "blinding_answers", "audit_log", "assignments", "unblinding_key")
+APPEND_ONLY_TABLES = ("reads", "blinding_answers", "audit_log", "assignments", "unblinding_key", "cases")
 
 
 class Base(DeclarativeBase):

@@ -24,8 +24,16 @@ from readerstudy.store.audit import (
     utc_now,
 )
 from readerstudy.store.engine import StudyDB
+from readerstudy.store.logins import (  # noqa: F401 - the login API is re-exported for the pages
+    MAX_USER_ID_CHARS,
+    Account,
+    LoginThrottledError,
+    authenticate,
+    check_credentials,
+    flush_login_failures,
+    login_throttle,
+)
 from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Reader, Study
-from readerstudy.store.passwords import verify_password
 
 REXVAL_ERROR_FLAGS = (
     "false finding",
@@ -36,16 +44,11 @@ REXVAL_ERROR_FLAGS = (
 )
 CHOICES = ("A", "equal", "B")
 BLINDING_GUESSES = ("A", "B", "unsure")
+MAX_REASON_CHARS = 2000
 
 
 class StudyLockedError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class Account:
-    reader_id: str
-    role: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,13 @@ _ASSIGNMENTS_OF_READER = select(Assignment.order_index, Assignment.case_idx, Ass
 )
 _CASE_TEXTS = select(Case.text_x, Case.text_y, Case.image_path).where(Case.case_idx == _CASE)
 _READS_OF_CASE = select(Read.__table__).where(Read.reader_id == _READER, Read.case_idx == _CASE)
+_LAST_SAVED = (
+    select(Assignment.order_index, Read.version, Read.submitted_at)
+    .join(Assignment, (Assignment.reader_id == Read.reader_id) & (Assignment.case_idx == Read.case_idx))
+    .where(Read.reader_id == _READER)
+    .order_by(Read.id.desc())
+    .limit(1)
+)
 _CASES_READ = select(func.count(func.distinct(Read.case_idx))).where(Read.reader_id == _READER)
 _NEXT_UNREAD = select(func.min(Assignment.order_index)).where(
     Assignment.reader_id == _READER,
@@ -110,15 +120,6 @@ _INSERT_READS = _INSERT_READ.returning(Read.id, sort_by_parameter_order=True)
 def log_event(db: StudyDB, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
     with db.write_transaction() as connection:
         append_audit(connection, actor, action, detail)
-
-
-def authenticate(db: StudyDB, reader_id: str, password: str) -> Account | None:
-    """Check a password; every attempt is audited."""
-    with db.reading() as session:
-        reader = session.get(Reader, reader_id.strip())
-    ok = reader is not None and verify_password(password, reader.password_hash)
-    log_event(db, reader_id.strip()[:100], "login" if ok else "login_failed")
-    return Account(reader.reader_id, reader.role) if ok and reader is not None else None
 
 
 def authenticate_sso(db: StudyDB, email: str | None) -> Account | None:
@@ -177,6 +178,13 @@ def progress(db: StudyDB, reader_id: str) -> tuple[int, int]:
     return int(done or 0), total
 
 
+def last_saved(db: StudyDB, reader_id: str) -> tuple[int, int, datetime] | None:
+    """(order index, version, submitted at) of the reader's most recent stored submission, or None."""
+    with db.engine.connect() as connection:
+        row = connection.execute(_LAST_SAVED, {"reader_id": reader_id}).first()
+    return (int(row[0]), int(row[1]), row[2]) if row is not None else None
+
+
 def next_unread(db: StudyDB, reader_id: str) -> int | None:
     """Order index of the first assigned case without a read, or None when all are read."""
     with db.engine.connect() as connection:
@@ -232,6 +240,10 @@ def _validate(answers: ReadAnswers, criteria: list[str], info: StudyInfo) -> Non
     unknown = (set(answers.flags_a) | set(answers.flags_b)) - set(REXVAL_ERROR_FLAGS)
     if unknown:
         raise ValueError(f"unknown error flags {sorted(unknown)}; allowed: {REXVAL_ERROR_FLAGS}")
+    if len(answers.reason) > MAX_REASON_CHARS:
+        raise ValueError(
+            f"the reason has {len(answers.reason)} characters; at most {MAX_REASON_CHARS} are kept"
+        )
 
 
 def _fixed_study_info(db: StudyDB) -> StudyInfo:
@@ -277,9 +289,19 @@ def _insert_reads(connection: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def submit_read(
-    db: StudyDB, reader_id: str, order_index: int, answers: ReadAnswers, shown_at: datetime | None
+    db: StudyDB,
+    reader_id: str,
+    order_index: int,
+    answers: ReadAnswers,
+    shown_at: datetime | None,
+    based_on_version: int | None = None,
 ) -> int:
     """Store one submission (a new version if the case was read before) and commit; returns the version.
+
+    ``order_index`` is the case the form was made for (checked against the reader's assignment: NoResultFound
+    otherwise); ``based_on_version`` is the version the reader saw when the form was shown. A submit is never
+    refused for being stale: when another window stored a version in between, this one is stored on top and the
+    audit row records both numbers (the caller compares the returned version with ``based_on_version + 1``).
 
     One write transaction (BEGIN IMMEDIATE on SQLite) holding 4 statements: read lock flag, latest version and
     audit-chain head; insert the reads; insert the audit row; commit (fsync).
@@ -301,6 +323,7 @@ def submit_read(
             "order_index": order_index,
             "case_idx": case_idx,
             "version": version,
+            **({"based_on_version": based_on_version} if based_on_version is not None else {}),
             "read_ids": [r["id"] for r in rows],
             "reads_sha256": read_digest(rows),
         }

@@ -1,4 +1,5 @@
-"""Build a study database from a case file (CSV or JSONL) and a protocol: de-id gate, harmonisation, randomisation."""
+"""Build a study database from a case file (CSV or JSONL) and a protocol: de-id gate, harmonisation, blinding audit,
+randomisation."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from readerstudy.store.audit import append_audit, utc_now
 from readerstudy.store.engine import open_db, to_url
 from readerstudy.store.models import Assignment, Case, Reader, Study, UnblindingKey
 from readerstudy.store.passwords import SSO_ONLY, hash_password, is_password_hash
+from readerstudy.study.blinding_audit import BlindingAuditError, run_blinding_audit, seed_from
 from readerstudy.study.deid import find_identifiers
 from readerstudy.study.harmonise import harmonise_report
 from readerstudy.study.protocol import Protocol, load_protocol_file
@@ -48,6 +50,7 @@ class BuildResult:
     n_cases: int
     reader_ids: list[str]
     blocked: list[BlockedCase] = field(default_factory=list)
+    blinding_audit: dict[str, Any] = field(default_factory=dict)
 
 
 class DeidGateError(ValueError):
@@ -104,8 +107,14 @@ def _optional(value: Any) -> str | None:
     return text or None
 
 
-def build_from_records(records: list[CaseRecord], protocol: Protocol, db: str | Path) -> BuildResult:
-    """Create the study database. Refuses an existing database: assignments are drawn once and never redrawn."""
+def build_from_records(
+    records: list[CaseRecord], protocol: Protocol, db: str | Path, *, allow_distinguishable: bool = False
+) -> BuildResult:
+    """Create the study database. Refuses an existing database: assignments are drawn once and never redrawn.
+
+    The blinding audit runs on the harmonised texts before anything is written; when it finds the sources
+    distinguishable the build raises :class:`BlindingAuditError` unless ``allow_distinguishable`` (recorded).
+    """
     _validate(records)
     blocked = deid_gate(records, protocol.institutions)
     if blocked and protocol.strict_deid:
@@ -117,6 +126,22 @@ def build_from_records(records: list[CaseRecord], protocol: Protocol, db: str | 
     url = to_url(db)
     if url.startswith("sqlite:///") and Path(url.removeprefix("sqlite:///")).exists():
         raise FileExistsError(f"{db} already exists: a study is built once (delete it to start over)")
+    texts = {
+        str(r.values["case_id"]): (
+            harmonise_report(str(r.values["ai_report"]), protocol.sections),
+            harmonise_report(str(r.values["original_report"]), protocol.sections),
+        )
+        for r in kept
+    }
+    audit = run_blinding_audit(
+        [ai for ai, _ in texts.values()],
+        [original for _, original in texts.values()],
+        seed=seed_from(protocol.seed),
+    )
+    if audit["status"] == "distinguishable":
+        if not allow_distinguishable:
+            raise BlindingAuditError(audit)
+        audit["override"] = True
     study_db = open_db(url, create=True)
     with study_db.writing() as session:
         if session.query(Study).count():
@@ -126,7 +151,7 @@ def build_from_records(records: list[CaseRecord], protocol: Protocol, db: str | 
                 id=1,
                 name=protocol.name,
                 seed=protocol.seed,
-                protocol_json=json.dumps(protocol.public_dict()),
+                protocol_json=json.dumps({**protocol.public_dict(), "blinding_audit": audit}),
                 created_at=utc_now(),
                 locked=False,
             )
@@ -144,8 +169,7 @@ def build_from_records(records: list[CaseRecord], protocol: Protocol, db: str | 
         ai_slot_by_id: dict[str, str] = {}
         for case_idx, record in enumerate(kept, start=1):
             values, case_id = record.values, str(record.values["case_id"])
-            ai_text = harmonise_report(str(values["ai_report"]), protocol.sections)
-            original_text = harmonise_report(str(values["original_report"]), protocol.sections)
+            ai_text, original_text = texts[case_id]
             ai_slot = ai_slot_for_case(protocol.seed, case_id)
             text_x, text_y = (ai_text, original_text) if ai_slot == "x" else (original_text, ai_text)
             session.add(
@@ -182,13 +206,21 @@ def build_from_records(records: list[CaseRecord], protocol: Protocol, db: str | 
             "blocked_case_ids": sorted(blocked_ids),
             "readers": protocol.reader_ids,
             "cases_sha256": cases_digest,
+            "blinding_audit": {k: audit.get(k) for k in ("status", "auc", "ci95", "override") if k in audit},
         }
         append_audit(session, "builder", "build", detail)
         session.commit()
     study_db.dispose()
-    return BuildResult(url, len(kept), protocol.reader_ids, blocked)
+    return BuildResult(url, len(kept), protocol.reader_ids, blocked, audit)
 
 
-def build_study(cases_path: str | Path, protocol_path: str | Path, db: str | Path) -> BuildResult:
-    """``cxrbench study build``: read the case file and protocol, gate, harmonise, randomise, store."""
-    return build_from_records(read_case_file(cases_path), load_protocol_file(protocol_path), db)
+def build_study(
+    cases_path: str | Path, protocol_path: str | Path, db: str | Path, *, allow_distinguishable: bool = False
+) -> BuildResult:
+    """``cxrbench study build``: read the case file and protocol, gate, harmonise, audit blinding, randomise, store."""
+    return build_from_records(
+        read_case_file(cases_path),
+        load_protocol_file(protocol_path),
+        db,
+        allow_distinguishable=allow_distinguishable,
+    )

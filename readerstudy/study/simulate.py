@@ -113,7 +113,8 @@ def simulate_into_db(
         }
     )
     records = _case_records(n_cases, rng)
-    result: BuildResult = build_from_records(records, protocol, db)
+    # Simulated reads never look at the texts, which differ on purpose: the blinding audit is recorded, not enforced.
+    result: BuildResult = build_from_records(records, protocol, db, allow_distinguishable=True)
     study_db = open_db(result.db_url)
     _submit_all(study_db, reader_ids, records, better, worse, params, rng)
     study_db.dispose()

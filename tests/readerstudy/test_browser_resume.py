@@ -1,7 +1,8 @@
-"""A real browser (Playwright + Debian's Chromium) against `streamlit run`: submit, reload, kill, restart, resume.
+"""A real browser (Playwright + Debian's Chromium) against `cxrbench study serve`: submit, reload, kill, restart.
 
 Skipped when Playwright or /usr/bin/chromium is missing (`playwright install` cannot download browsers here;
-`make test` installs the Debian `chromium` package when it can).
+`make test` installs the Debian `chromium` package when it can). The helpers here are shared by the other
+``test_browser_*`` files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
+    # several tabs at once: background tabs must not be throttled (Streamlit's client runs on timers)
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
 ]
 LEAKS = re.compile(
     r"\bAI\b|original|ai_report|\bgpt|llava|medgemma|chexagent|st-key-[\w-]*(?<![a-z])ai(?![a-z])"
@@ -49,8 +54,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(db: StudyDB, port: int, log: Path) -> Iterator[subprocess.Popen]:
-    env = {**os.environ, "CXRBENCH_STUDY_DB": db.url}
+def streamlit_server(
+    db: StudyDB, port: int, log: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    env = {**os.environ, "CXRBENCH_STUDY_DB": db.url, **(extra_env or {})}
     with log.open("ab") as handle:
         process = subprocess.Popen(
             serve_command(db.url, port, "127.0.0.1"), env=env, stdout=handle, stderr=handle
@@ -74,20 +81,32 @@ def streamlit_server(db: StudyDB, port: int, log: Path) -> Iterator[subprocess.P
         process.wait(timeout=10)
 
 
-def _login(page, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def launch_chromium(playwright):  # type: ignore[no-untyped-def]
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+def login(page, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Fill the login form; the browser then fetches its session cookie and reloads the app."""
     page.get_by_role("textbox", name="User id").fill(user)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
 
 
-def _expect_case(page, number: int, total: int) -> None:  # type: ignore[no-untyped-def]
+def expect_case(page, number: int, total: int) -> None:  # type: ignore[no-untyped-def]
     page.get_by_text(f"Case {number} of {total}", exact=True).wait_for(timeout=20_000)
     page.locator(f".st-key-c_{number - 1}_0_pref").wait_for(timeout=20_000)
 
 
-def _answer(page, order: int, label: str) -> None:  # type: ignore[no-untyped-def]
+def submit_button(page, order: int):  # type: ignore[no-untyped-def]
+    return page.locator(f".st-key-submit_{order} button")
+
+
+def answer(page, order: int, label: str) -> None:  # type: ignore[no-untyped-def]
     page.locator(f".st-key-c_{order}_0_pref").get_by_text(label, exact=True).click()
-    page.locator(f".st-key-FormSubmitter-f_{order}-Submit-and-go-to-the-next-case button").click()
+    submit_button(page, order).click()
+
+
+_login, _expect_case, _answer = login, expect_case, answer
 
 
 # Streamlit's own <noscript> text (identical for every app) mentions "AI agents"; everything else is scanned.
@@ -114,7 +133,7 @@ def test_reads_survive_reload_and_server_kill(
     port, log = _free_port(), tmp_path / "streamlit.log"
     url = f"http://127.0.0.1:{port}/"
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         page.set_default_timeout(20_000)
         with streamlit_server(db, port, log):
@@ -125,15 +144,16 @@ def test_reads_survive_reload_and_server_kill(
                 _assert_no_leak(page)
                 _answer(page, number - 1, "B better" if number == 2 else "A better")
             _expect_case(page, 4, 5)
-            page.reload()  # a reload is a new session: log in again, resume at the next unread case
-            _login(page, "r1", accounts["r1"])
+            page.reload()  # a reload is a new Streamlit session: the cookie keeps the reader logged in
             _expect_case(page, 4, 5)
+            page.get_by_text("Last saved: case 3 (version 1)").wait_for()
         # the server was killed (SIGKILL) right after three committed submits
         assert len(load_long_table(db)) == 3
-        with streamlit_server(db, port, log):
+        with streamlit_server(db, port, log):  # a new server process: a new signing key, so log in again
             page.goto(url)
             _login(page, "r1", accounts["r1"])
             _expect_case(page, 4, 5)
+            page.get_by_text("Last saved: case 3 (version 1)").wait_for()
             _assert_no_leak(page)
         browser.close()
     table = load_long_table(db)

@@ -96,7 +96,6 @@ def test_postgres_store(postgres_url: str) -> None:
 
 
 def _any_column(table_name: str) -> str:
-    column = {"audit_log": "actor", "unblinding_key": "ai_slot", "assignments": "left_slot"}.get(
-        table_name, "reader_id"
-    )
+    columns = {"audit_log": "actor", "unblinding_key": "ai_slot", "assignments": "left_slot", "cases": "site"}
+    column = columns.get(table_name, "reader_id")
     return f"{column} = {column}"

@@ -4,12 +4,18 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from readerstudy.cli import study_app
 from readerstudy.store.engine import open_db
-from readerstudy.store.models import Assignment, Case, Reader, UnblindingKey
+from readerstudy.store.long_table import load_protocol
+from readerstudy.store.models import Assignment, AuditEntry, Case, Reader, UnblindingKey
 from readerstudy.store.passwords import hash_password, verify_password
+from readerstudy.study.blinding_audit import BlindingAuditError
 from readerstudy.study.build import DeidGateError, build_study, read_case_file
+from readerstudy.study.demo import build_demo, retrieve
 from readerstudy.study.protocol import protocol_from_dict
 from readerstudy.study.randomise import ai_slot_for_case, draw_placements
 
@@ -148,3 +154,107 @@ def test_protocol_defaults_and_public_dict_hides_passwords() -> None:
     public = protocol.public_dict()
     assert public["criteria"] == ["diagnostic clarity"] and public["margin"] == 0.1
     assert "topsecret" not in json.dumps(public)
+
+
+# --- blinding audit in the build ----------------------------------------------------------------------------------
+def _cases_file(tmp_path: Path, ai_suffix: str, n: int = 12) -> Path:
+    findings = ["Clear lungs.", "Small left effusion.", "Mild cardiomegaly.", "Right basal opacity."]
+    rows = [
+        {
+            "case_id": f"k{i}",
+            "site": "s1",
+            "original_report": f"FINDINGS: {findings[i % 4]} IMPRESSION: Case {i}.",
+            "ai_report": f"FINDINGS: {findings[i % 4]} IMPRESSION: Case {i}.{ai_suffix}",
+        }
+        for i in range(n)
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def _protocol_file(tmp_path: Path) -> Path:
+    path = tmp_path / "protocol.yaml"
+    path.write_text("seed: 9\nreaders:\n  - {id: r1, password: secret}\n")
+    return path
+
+
+def test_identical_sources_give_auc_one_half_and_are_recorded(tmp_path: Path) -> None:
+    """Same text from both sources: every fold's AI and original scores are one multiset, so AUC = 0.5 exactly."""
+    result = build_study(_cases_file(tmp_path, ""), _protocol_file(tmp_path), tmp_path / "s.db")
+    audit = result.blinding_audit
+    assert audit["status"] == "passed" and audit["auc"] == 0.5 and audit["ci95"] == [0.5, 0.5]
+    assert load_protocol(tmp_path / "s.db")["blinding_audit"] == audit
+    with open_db(tmp_path / "s.db").reading() as session:
+        build_entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "build")).one()
+    assert json.loads(build_entry.detail_json)["blinding_audit"]["auc"] == 0.5
+
+
+def test_distinguishable_sources_stop_the_build_unless_overridden(tmp_path: Path) -> None:
+    cases = _cases_file(tmp_path, " Clinical correlation is recommended.")
+    with pytest.raises(BlindingAuditError) as error:
+        build_study(cases, _protocol_file(tmp_path), tmp_path / "s.db")
+    assert error.value.audit["ci95"][0] > 0.6 and not (tmp_path / "s.db").exists()
+    result = build_study(cases, _protocol_file(tmp_path), tmp_path / "s.db", allow_distinguishable=True)
+    assert result.blinding_audit["status"] == "distinguishable" and result.blinding_audit["override"] is True
+    assert load_protocol(tmp_path / "s.db")["blinding_audit"]["override"] is True
+
+
+def test_cli_build_exits_1_with_one_sentence_and_records_the_override(tmp_path: Path) -> None:
+    cases = _cases_file(tmp_path, " Clinical correlation is recommended.")
+    args = [
+        "build",
+        "--cases",
+        str(cases),
+        "--protocol",
+        str(_protocol_file(tmp_path)),
+        "--db",
+        str(tmp_path / "s.db"),
+    ]
+    refused = CliRunner().invoke(study_app, args)
+    assert refused.exit_code == 1 and not (tmp_path / "s.db").exists()
+    lines = refused.output.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and "AUC 1.000 (95 % CI 1.000-1.000" in lines[0]
+        and "--allow-distinguishable" in lines[0]
+    )
+    forced = CliRunner().invoke(study_app, [*args, "--allow-distinguishable"])
+    assert forced.exit_code == 0, forced.output
+    assert "DISTINGUISHABLE" in forced.output and "built anyway with --allow-distinguishable" in forced.output
+
+
+def test_small_builds_record_a_skipped_audit(tmp_path: Path) -> None:
+    result = build_study(_cases_file(tmp_path, " x", n=4), _protocol_file(tmp_path), tmp_path / "s.db")
+    assert result.blinding_audit["status"] == "skipped" and "at least 10" in result.blinding_audit["reason"]
+
+
+# --- the demo study ------------------------------------------------------------------------------------------------
+def test_retrieval_takes_the_nearest_unused_pool_report() -> None:
+    a, b, c = (frozenset(s) for s in ({"effusion"}, {"effusion", "cardiomegaly"}, set()))
+    # case 0 {effusion}: exact match pool 1; case 1 {effusion}: pool 1 used, nearest left is pool 2 (Jaccard 0.5);
+    # case 2 {}: pool 0 (exact).
+    assert retrieve([a, a, c], [c, a, b, c]) == [1, 2, 0]
+    with pytest.raises(ValueError, match="at least as many"):
+        retrieve([a, a], [a])
+
+
+def test_demo_passes_its_audit_and_shows_real_images(tmp_path: Path) -> None:
+    result, source = build_demo(tmp_path / "demo.db", use_iu=False)
+    audit = result.blinding_audit
+    assert source.startswith("templates") and result.n_cases == 160
+    assert audit["status"] == "passed" and audit["ci95"][0] < 0.5 < audit["ci95"][1]
+    with open_db(tmp_path / "demo.db").reading() as session:
+        cases = list(session.scalars(select(Case)))
+    assert len(cases) == 160
+    for case in cases:
+        with Image.open(case.image_path) as image:
+            assert image.format == "PNG" and image.size == (256, 256)
+    assert Path(cases[0].image_path).parent == tmp_path / "demo_images"
+
+
+def test_demo_refuses_an_existing_database_without_writing_images(tmp_path: Path) -> None:
+    (tmp_path / "demo.db").write_text("")
+    with pytest.raises(FileExistsError):
+        build_demo(tmp_path / "demo.db", use_iu=False)
+    assert not (tmp_path / "demo_images").exists()

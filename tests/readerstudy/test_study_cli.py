@@ -99,7 +99,7 @@ def test_analyze_refuses_unlocked_and_passes_the_long_table(tmp_path: Path, monk
     monkeypatch.setattr(
         readerstudy.analysis,
         "analyze",
-        lambda df, out, protocol: calls.append((df, out, protocol)),
+        lambda df, out, protocol, **_: calls.append((df, out, protocol)),
         raising=False,
     )
     result = runner.invoke(
