@@ -485,6 +485,13 @@ def run(
     chexbert_tokenizer: ChexbertTokenizerOption = None,
     chexbert_cache: ChexbertCacheOption = None,
     radgraph: RadGraphOption = None,
+    calibration: Annotated[
+        bool,
+        typer.Option(
+            help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
+            "logistic refit per replicate)."
+        ),
+    ] = False,
 ) -> None:
     """Run a model on a benchmark (resumable; sharded under torchrun) and score it."""
     from bench.run.cli_run import run_command
@@ -509,6 +516,7 @@ def run(
             console=err,
             chexbert=_chexbert_settings(chexbert, chexbert_tokenizer, 32, chexbert_cache, device),
             radgraph=str(radgraph) if radgraph else None,
+            calibration=calibration,
         )  # fmt: skip
     )
 
@@ -551,6 +559,17 @@ def suite(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Served models (openai:): requests in flight at once.")
     ] = None,
+    chexbert: ChexbertOption = None,
+    chexbert_tokenizer: ChexbertTokenizerOption = None,
+    chexbert_cache: ChexbertCacheOption = None,
+    radgraph: RadGraphOption = None,
+    calibration: Annotated[
+        bool,
+        typer.Option(
+            help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
+            "logistic refit per replicate)."
+        ),
+    ] = False,
 ) -> None:
     """Run every benchmark × task × mode of a suite."""
     from bench.run.cli_run import suite_command
@@ -566,6 +585,9 @@ def suite(
             cluster=cluster.value if cluster else None,
             model_options=_model_options(option, concurrency),
             console=err,
+            chexbert=_chexbert_settings(chexbert, chexbert_tokenizer, 32, chexbert_cache, device),
+            radgraph=str(radgraph) if radgraph else None,
+            calibration=calibration,
         )
     )
 

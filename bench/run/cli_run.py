@@ -30,6 +30,7 @@ def _settings(
     cluster: str | None = None,
     chexbert: dict[str, Any] | None = None,
     radgraph: str | None = None,
+    calibration: bool = False,
 ) -> ScoreSettings:
     """`chexbert`: ScoreSettings' chexbert* / device fields (bench.cli._chexbert_settings)."""
     model, layers = None, None
@@ -50,6 +51,7 @@ def _settings(
         cluster=cluster,
         **(chexbert or {}),
         radgraph=radgraph,
+        calibration=calibration,
     )
 
 
@@ -89,6 +91,7 @@ def run_command(
     console: Console | None = None,
     chexbert: dict[str, Any] | None = None,
     radgraph: str | None = None,
+    calibration: bool = False,
 ) -> int:
     from bench.run.context import model_options as typed_options
     from bench.run.runner import RunError, run
@@ -97,7 +100,7 @@ def run_command(
     try:
         outcome = run(
             model, dataset, root, split, mode, fraction, seed, out, device, batch_size, workers,
-            settings=_settings(n_boot, seed, meteor, bertscore, cluster, chexbert, radgraph),
+            settings=_settings(n_boot, seed, meteor, bertscore, cluster, chexbert, radgraph, calibration),
             model_options=typed_options(model, model_options or {}), limit=limit,
         )  # fmt: skip
     except (RunError, FileNotFoundError, NotImplementedError, KeyError) as exc:
@@ -171,6 +174,9 @@ def suite_command(
     cluster: str | None = None,
     model_options: dict[str, str] | None = None,
     console: Console | None = None,
+    chexbert: dict[str, Any] | None = None,
+    radgraph: str | None = None,
+    calibration: bool = False,
 ) -> int:
     from bench.run.context import model_options as typed_options
     from bench.run.runner import RunError
@@ -180,7 +186,7 @@ def suite_command(
     try:
         run_suite(
             model, suite, out, data, device=device, batch_size=batch_size, workers=workers, n_boot=n_boot,
-            settings=_settings(0, 0, meteor, bertscore, cluster), console=console,
+            settings=_settings(0, 0, meteor, bertscore, cluster, chexbert, radgraph, calibration), console=console,
             model_options=typed_options(model, model_options or {}),
         )  # fmt: skip
     except (LayoutError, RecordError) as exc:

@@ -189,3 +189,36 @@ def test_compare_refuses_tasks_without_a_paired_test(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "paired comparison is not defined for 'attributes'" in result.output
+
+
+def test_run_calibration_is_opt_in_and_recorded(
+    demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from bench.models import MODEL_KINDS
+
+    monkeypatch.setitem(MODEL_KINDS, "constant", f"{__name__}:_ConstantModel")
+    monkeypatch.setitem(sys.modules, __name__, sys.modules[__name__])
+    base = ["run", "--model", "constant:x", "--dataset", "shenzhen", "--root", str(demo_data / "shenzhen")]
+    base += ["--bootstrap", "20", "--workers", "0"]
+    plain = cli.invoke(app, [*base, "--out", str(tmp_path / "plain")])
+    calibrated = cli.invoke(app, [*base, "--out", str(tmp_path / "calibrated"), "--calibration"])
+    assert plain.exit_code == 0 and calibrated.exit_code == 0, calibrated.output
+    off = json.loads((tmp_path / "plain" / "results" / "classification.json").read_text())
+    on = json.loads((tmp_path / "calibrated" / "results" / "classification.json").read_text())
+    assert "brier_macro" not in off["metrics"] and off["settings"]["calibration"] is False
+    assert on["settings"]["calibration"] is True
+    # every score is 0.5: the Brier score is the mean of (0.5 - y)^2 = 0.25 whatever the labels (the demo's three
+    # test images are all positive, so the macro mean skips the one-class label as AUC does)
+    assert on["per_label"]["brier"]["Tuberculosis"] == pytest.approx(0.25)
+
+
+def test_suite_takes_the_report_metric_and_calibration_options() -> None:
+    import inspect
+
+    from bench.cli import suite
+
+    params = inspect.signature(suite).parameters
+    for option in ("chexbert", "chexbert_tokenizer", "radgraph", "calibration", "option"):
+        assert option in params
