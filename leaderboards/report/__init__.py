@@ -128,6 +128,25 @@ def _img(uri: str, alt: str) -> str:
     return f'<img src="{uri}" alt="{_esc(alt)}">'
 
 
+def _reliability(results: dict[str, Any]) -> str:
+    """The reliability diagram of a run scored with --calibration (results.notes.reliability_diagram)."""
+    import base64
+
+    from bench.metrics.calibration_plot import reliability_diagram
+
+    reliability = (results.get("notes") or {}).get("reliability_diagram")
+    if not reliability:
+        return ""
+    png = reliability_diagram(reliability, fmt="png")
+    binning = ((results.get("conventions") or {}).get("calibration") or {}).get("binning", "")
+    return (
+        "<h4>Reliability diagram</h4>"
+        + _img("data:image/png;base64," + base64.b64encode(png).decode("ascii"), "reliability diagram")
+        + f"<p class='note'>Observed frequency against mean predicted probability per bin ({_esc(binning)} bins), "
+        "bootstrap 95 % CIs.</p>"
+    )
+
+
 def _plots(task: str, run: RunInfo, results: dict[str, Any]) -> str:
     from leaderboards.report import curves, figures
 
@@ -136,8 +155,10 @@ def _plots(task: str, run: RunInfo, results: dict[str, Any]) -> str:
     try:
         if task == "classification":
             y_true, y_score, labels = curves.classification_data(gt, pred, settings)
-            return "<h4>ROC and PR curves per label</h4>" + _img(
-                figures.roc_pr_figure(y_true, y_score, labels), "ROC/PR"
+            return (
+                "<h4>ROC and PR curves per label</h4>"
+                + _img(figures.roc_pr_figure(y_true, y_score, labels), "ROC/PR")
+                + _reliability(results)
             )
         if task == "localization":
             pr = curves.detection_pr_curves(gt, pred, settings)

@@ -212,6 +212,13 @@ def test_run_calibration_is_opt_in_and_recorded(
     # every score is 0.5: the Brier score is the mean of (0.5 - y)^2 = 0.25 whatever the labels (the demo's three
     # test images are all positive, so the macro mean skips the one-class label as AUC does)
     assert on["per_label"]["brier"]["Tuberculosis"] == pytest.approx(0.25)
+    # the HTML report draws the reliability diagram of the calibrated run only
+    from leaderboards.report import report_command
+
+    for name in ("plain", "calibrated"):
+        assert report_command([tmp_path / name], tmp_path / f"{name}.html") == 0
+    assert "Reliability diagram" in (tmp_path / "calibrated.html").read_text()
+    assert "Reliability diagram" not in (tmp_path / "plain.html").read_text()
 
 
 def test_suite_takes_the_report_metric_and_calibration_options() -> None:
