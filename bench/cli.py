@@ -127,6 +127,13 @@ RadGraphOption = Annotated[
     ),
 ]
 RadGraphBatchOption = Annotated[int, typer.Option(min=1, help="Report: reports per RadGraph forward pass.")]
+CalibrationOption = Annotated[
+    bool,
+    typer.Option(
+        help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
+        "logistic refit per replicate)."
+    ),
+]
 
 
 def _chexbert_settings(
@@ -197,13 +204,7 @@ def score(
     study_aggregate: Annotated[
         StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
     ] = StudyAggregate.max,
-    calibration: Annotated[
-        bool,
-        typer.Option(
-            help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
-            "logistic refit per replicate)."
-        ),
-    ] = False,
+    calibration: CalibrationOption = False,
     quiet: Annotated[bool, typer.Option(help="Do not print the metric table.")] = False,
 ) -> None:
     """Score a prediction file against ground truth and write one results JSON."""
@@ -485,13 +486,7 @@ def run(
     chexbert_tokenizer: ChexbertTokenizerOption = None,
     chexbert_cache: ChexbertCacheOption = None,
     radgraph: RadGraphOption = None,
-    calibration: Annotated[
-        bool,
-        typer.Option(
-            help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
-            "logistic refit per replicate)."
-        ),
-    ] = False,
+    calibration: CalibrationOption = False,
 ) -> None:
     """Run a model on a benchmark (resumable; sharded under torchrun) and score it."""
     from bench.run.cli_run import run_command
@@ -563,13 +558,7 @@ def suite(
     chexbert_tokenizer: ChexbertTokenizerOption = None,
     chexbert_cache: ChexbertCacheOption = None,
     radgraph: RadGraphOption = None,
-    calibration: Annotated[
-        bool,
-        typer.Option(
-            help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
-            "logistic refit per replicate)."
-        ),
-    ] = False,
+    calibration: CalibrationOption = False,
 ) -> None:
     """Run every benchmark × task × mode of a suite."""
     from bench.run.cli_run import suite_command

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.labelsets import CHEXPERT_14
 from bench.run.provenance import sha256_file
 
 CHEXBERT_LABELS = (
@@ -44,6 +45,8 @@ CHEXBERT_LABELS = (
     "Support Devices",
     "No Finding",
 )
+# CheXbert's heads are in the checkpoint's own order (f1chexbert's `target_names`), not the labeler's column order
+assert set(CHEXBERT_LABELS) == set(CHEXPERT_14), "CheXbert's observations are the CheXpert labeler's 14"
 MAX_TOKENS = 512
 HEAD_CLASSES = (4,) * 13 + (2,)
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
