@@ -63,10 +63,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri  # norm.ppf / norm.sf exactly, without importing scipy.stats
 
-_Z95 = float(norm.ppf(0.975))
+_Z95 = float(ndtri(0.975))
 
 
 @dataclass(frozen=True)
@@ -138,13 +137,22 @@ def _cluster_codes(clusters: Any, n: int) -> np.ndarray:
             values[i] = c
     if len(values) != n:
         raise ValueError(f"clusters has {len(values)} entries but y_true has {n} cases")
+    # Codes in order of first appearance, as pandas.factorize gives them (without importing pandas).
+    numbers: dict[Hashable, int] = {}
+    codes = np.empty(len(values), dtype=np.intp)
+    missing = 0
     try:
-        codes, _ = pd.factorize(values)
+        for i, value in enumerate(values.tolist()):
+            if value is None or (isinstance(value, float) and value != value):
+                missing += 1
+                codes[i] = -1
+            else:
+                codes[i] = numbers.setdefault(value, len(numbers))
     except TypeError as exc:
         raise ValueError(f"cluster ids must be hashable: {exc}") from None
-    if (codes < 0).any():
-        raise ValueError(f"clusters contains {int((codes < 0).sum())} missing id(s) (None/NaN)")
-    return codes.astype(np.intp)
+    if missing:
+        raise ValueError(f"clusters contains {missing} missing id(s) (None/NaN)")
+    return codes
 
 
 def _check_len(n: int, arr: np.ndarray, name: str) -> None:
@@ -292,7 +300,7 @@ def clustered_auc_paired(y_true: Any, score_a: Any, score_b: Any, clusters: Any)
                 z, p = 0.0, 1.0
         else:
             z = diff / np.sqrt(var_d)
-            p = float(2.0 * norm.sf(abs(z)))
+            p = float(2.0 * ndtr(-abs(z)))
             z = float(z)
     return PairedResult(auc_a, auc_b, diff, var_d, se, z, p, ci, var_a, var_b, cov, c.i_all, c.m, c.n)
 

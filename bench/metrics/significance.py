@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri  # norm.ppf / norm.sf exactly, without importing scipy.stats
 
 from bench.metrics.bootstrap import bootstrap_indices, percentile_ci
 
@@ -93,7 +93,7 @@ def delong_auc_ci(y_true_1d: np.ndarray, score_1d: np.ndarray, level: float = 0.
     variance = float(cov[0, 0])
     if not np.isfinite(variance):
         return DelongResult(float(auc[0]), variance, None)
-    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(max(variance, 0.0))
+    half = ndtri(0.5 + level / 2.0) * np.sqrt(max(variance, 0.0))
     lo, hi = max(0.0, auc[0] - half), min(1.0, auc[0] + half)
     return DelongResult(float(auc[0]), variance, (float(lo), float(hi)))
 
@@ -119,7 +119,7 @@ def delong_paired_test(
             return float(auc[0]), float(auc[1]), diff, 0.0, 1.0
         return float(auc[0]), float(auc[1]), diff, float("nan"), float("nan")
     z = diff / np.sqrt(var_diff)
-    return float(auc[0]), float(auc[1]), diff, float(z), float(2.0 * norm.sf(abs(z)))
+    return float(auc[0]), float(auc[1]), diff, float(z), float(2.0 * ndtr(-abs(z)))
 
 
 def take(x: Any, idx: np.ndarray) -> Any:

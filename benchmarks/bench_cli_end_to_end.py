@@ -1,0 +1,103 @@
+"""`cxrbench score` end to end (process start to results file) vs a scikit-learn bootstrap loop, same run.
+
+Writes a seeded 20,000-image x 14-label ground truth and prediction file, times the CLI as a subprocess (best of
+--repeats), times scikit-learn's `roc_auc_score` (AUC only, as bench_classification.py) over the same bootstrap draws
+(bench.metrics.bootstrap, --ref-reps of them, extrapolated to --n-boot), checks the macro AUC and its CI against
+scikit-learn, and prints the ratio. Also times `cxrbench --help`.
+
+    .venv/bin/python benchmarks/bench_cli_end_to_end.py --ref-reps 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from bench_classification import make_data, sklearn_replicate
+from sklearn.metrics import roc_auc_score
+
+from bench.metrics.bootstrap import bootstrap_indices
+
+
+def write_files(folder: Path, y_true: np.ndarray, y_score: np.ndarray, patients: int | None) -> None:
+    names = [f"label_{j}" for j in range(y_true.shape[1])]
+    with open(folder / "gt.jsonl", "w") as gt, open(folder / "pred.jsonl", "w") as pred:
+        for i in range(y_true.shape[0]):
+            labels = {k: None if np.isnan(v) else int(v) for k, v in zip(names, y_true[i], strict=True)}
+            record = {"id": f"img{i:05d}", "labels": labels}
+            if patients:
+                record["meta"] = {"patient": f"p{i % patients}"}
+            gt.write(json.dumps(record) + "\n")
+            scores = dict(zip(names, map(float, y_score[i]), strict=True))
+            pred.write(json.dumps({"id": f"img{i:05d}", "labels": scores}) + "\n")
+
+
+def best_time(command: list[str], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--labels", type=int, default=14)
+    parser.add_argument("--n-boot", type=int, default=1_000)
+    parser.add_argument(
+        "--ref-reps", type=int, default=20, help="scikit-learn replicates timed, extrapolated"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    cli = shutil.which("cxrbench", path=str(Path(sys.executable).parent)) or "cxrbench"
+
+    y_true, y_score = make_data(args.n, args.labels, args.seed, unknown_frac=0.05, decimals=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_files(folder, y_true, y_score, patients=None)
+        command = [cli, "score", "--task", "classification", "--gt", str(folder / "gt.jsonl")]
+        command += ["--pred", str(folder / "pred.jsonl"), "--out", str(folder / "results.json")]
+        command += ["--bootstrap", str(args.n_boot), "--seed", str(args.seed), "--cluster", "image"]
+        ours = best_time(command, args.repeats)
+        results = json.loads((folder / "results.json").read_text())
+    help_time = best_time([cli, "--help"], 5)
+
+    indices = bootstrap_indices(args.n, args.n_boot, args.seed)
+    ref_reps = min(args.ref_reps, args.n_boot)
+    start = time.perf_counter()
+    for b in range(ref_reps):
+        sklearn_replicate(y_true, y_score, indices[b], roc_auc_score)
+    reference = (time.perf_counter() - start) * args.n_boot / ref_reps
+
+    full = np.arange(args.n)
+    sk_macro = float(np.nanmean(sklearn_replicate(y_true, y_score, full, roc_auc_score)))
+    ours_macro = results["metrics"]["auc_macro"]["value"]
+    print(
+        f"macro AUC: cxrbench {ours_macro:.12f}  scikit-learn {sk_macro:.12f}  |diff| {abs(ours_macro - sk_macro):.1e}"
+    )
+    print()
+    print("| path | time | ratio |")
+    print("|---|---:|---:|")
+    print(
+        f"| scikit-learn `roc_auc_score` loop, AUC only, {args.n_boot} replicates (from {ref_reps}) | {reference:.1f} s | 1 |"
+    )
+    print(
+        f"| `cxrbench score` end to end (best of {args.repeats}) | {ours:.2f} s | **{reference / ours:.0f}x** |"
+    )
+    print(f"| `cxrbench --help` (best of 5) | {help_time:.3f} s | |")
+
+
+if __name__ == "__main__":
+    main()
