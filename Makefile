@@ -29,12 +29,14 @@ test: $(VENV)/.installed-dev system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check bench readerstudy leaderboards tests benchmarks
-	$(VENV)/bin/ruff format --check bench readerstudy leaderboards tests benchmarks
+	$(VENV)/bin/ruff check bench readerstudy leaderboards cxrbench scripts tests benchmarks
+	$(VENV)/bin/ruff format --check bench readerstudy leaderboards cxrbench scripts tests benchmarks
+	$(PY) -m mypy
+	$(PY) scripts/check_imports.py
 
 demo: $(VENV)/.installed-demo
 	@bash scripts/ensure-system-deps.sh java
-	$(PY) -m bench.demo --out demo_out
+	$(PY) -m cxrbench.demo --out demo_out
 
 benchmarks: $(VENV)/.installed-dev system-deps
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done

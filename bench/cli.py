@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from bench.tasks import MODES, OPTIONS, TASK_NAMES, default_of
 
 app = typer.Typer(
     name="cxrbench",
@@ -24,55 +25,51 @@ out = Console()
 T = TypeVar("T")
 
 
-class Task(StrEnum):
-    classification = "classification"
-    localization = "localization"
-    segmentation = "segmentation"
-    report = "report"
-    attributes = "attributes"
+def _choices(name: str, values: tuple[str, ...]) -> Any:
+    """A typer choice type whose values are the task table's (bench.tasks): the CLI never restates a list."""
+    return StrEnum(name, [(value, value) for value in values])
 
 
-class LabelSet(StrEnum):
-    chexpert = "chexpert"
-    chestxray14 = "chestxray14"
+if TYPE_CHECKING:  # built at run time from the task table: to the type checker each is just a StrEnum
+    Task = StrEnum
+    LabelSet = StrEnum
+    FrocHit = StrEnum
+    ClusterUnit = StrEnum
+    Level = StrEnum
+    StudyAggregate = StrEnum
+    EmptyRule = StrEnum
+    Mode = StrEnum
+else:
+    Task = _choices("Task", TASK_NAMES)
+    LabelSet = _choices("LabelSet", OPTIONS["ce_labelset"].choices)
+    FrocHit = _choices("FrocHit", OPTIONS["froc_hit"].choices)
+    ClusterUnit = _choices("ClusterUnit", OPTIONS["cluster"].choices)
+    Level = _choices("Level", OPTIONS["level"].choices)
+    StudyAggregate = _choices("StudyAggregate", OPTIONS["study_aggregate"].choices)
+    EmptyRule = _choices("EmptyRule", OPTIONS["empty_rule"].choices)
+    Mode = _choices("Mode", MODES)
 
 
-class FrocHit(StrEnum):
-    center_in_object = "center_in_object"
-    center_in_box = "center_in_box"
-    iou50 = "iou@0.5"
+def _default(option: str) -> Any:
+    """The enum member of an option's default in the task table."""
+    choice_type = {
+        "froc_hit": FrocHit,
+        "empty_rule": EmptyRule,
+        "ce_labelset": LabelSet,
+        "study_aggregate": StudyAggregate,
+    }[option]
+    return choice_type(default_of(option))
 
 
-class ClusterUnit(StrEnum):
-    patient = "patient"
-    study = "study"
-    image = "image"
-
-
-class Level(StrEnum):
-    image = "image"
-    study = "study"
-
-
-class StudyAggregate(StrEnum):
-    max = "max"
-    mean = "mean"
-
-
-class EmptyRule(StrEnum):
-    exclude = "exclude"
-    one = "one"
+def _exit(status: int) -> NoReturn:
+    raise typer.Exit(status)
 
 
 def _guarded(action: Callable[[], T]) -> T:
-    """Run a command body; bad input becomes one clear line on stderr and exit status 2."""
-    from bench.records import RecordError
+    """Run a command body; a user's error becomes one line on stderr and its exit status (bench.errors)."""
+    from bench.errors import guarded
 
-    try:
-        return action()
-    except (RecordError, ValueError, FileNotFoundError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+    return guarded(action, _exit)
 
 
 def _split_labels(labels: str | None) -> list[str] | None:
@@ -127,6 +124,15 @@ RadGraphOption = Annotated[
     ),
 ]
 RadGraphBatchOption = Annotated[int, typer.Option(min=1, help="Report: reports per RadGraph forward pass.")]
+BertScoreModelOption = Annotated[
+    Path | None,
+    typer.Option(help="Report: local model directory for BERTScore (omit to skip BERTScore)."),
+]
+BertScoreLayersOption = Annotated[int | None, typer.Option(help="Report: BERTScore layer.")]
+BertScoreIdfOption = Annotated[bool, typer.Option(help="Report: BERTScore idf weighting.")]
+BertScoreBaselineOption = Annotated[
+    Path | None, typer.Option(help="Report: baseline-rescaling file (only for published models).")
+]
 CalibrationOption = Annotated[
     bool,
     typer.Option(
@@ -134,6 +140,35 @@ CalibrationOption = Annotated[
         "logistic refit per replicate)."
     ),
 ]
+SubgroupsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Every metric per group of these ground-truth meta fields, comma-separated (e.g. sex,age_bin,view; "
+        "age_bin bins meta.age), with CIs, gaps and Holm-adjusted tests on the same bootstrap draws."
+    ),
+]
+AgeBinsOption = Annotated[
+    str | None,
+    typer.Option(help="--subgroups age_bin: age edges in years, e.g. 0,40,60,80 (default: 0,20,40,60,80)."),
+]
+NoFindingThresholdOption = Annotated[
+    float,
+    typer.Option(help="--subgroups, classification: No Finding counts as predicted at score >= this."),
+]
+
+
+def _subgroup_settings(
+    subgroups: str | None, age_bins: str | None, nofinding_threshold: float
+) -> dict[str, Any]:
+    """ScoreSettings' subgroup fields; a bad --age-bins is one line on stderr and exit status 2."""
+    from bench.run.subgroups import parse_age_edges
+
+    edges = _guarded(lambda: parse_age_edges(age_bins)) if age_bins else None
+    return {
+        "subgroups": _split_labels(subgroups),
+        "age_bins": edges,
+        "nofinding_threshold": nofinding_threshold,
+    }
 
 
 def _chexbert_settings(
@@ -145,6 +180,17 @@ def _chexbert_settings(
         "chexbert_batch_size": batch_size,
         "chexbert_cache": str(cache) if cache else None,
         "device": device,
+    }
+
+
+def _bertscore_settings(
+    model: Path | None, layers: int | None, idf: bool, baseline: Path | None
+) -> dict[str, Any]:
+    return {
+        "bertscore_model": str(model) if model else None,
+        "bertscore_layers": layers,
+        "bertscore_idf": idf,
+        "bertscore_baseline": str(baseline) if baseline else None,
     }
 
 
@@ -161,25 +207,25 @@ def score(
     labels: Annotated[
         str | None, typer.Option(help="Comma-separated labels to score (default: all in GT).")
     ] = None,
-    froc_hit: Annotated[
-        FrocHit, typer.Option(help="Localization: FROC hit rule.")
-    ] = FrocHit.center_in_object,
-    empty_rule: Annotated[
-        EmptyRule, typer.Option(help="Segmentation: both-empty masks.")
-    ] = EmptyRule.exclude,
-    ce_labelset: Annotated[
-        LabelSet, typer.Option(help="Report: labels for clinical efficacy.")
-    ] = LabelSet.chexpert,
-    bertscore_model: Annotated[
-        Path | None,
-        typer.Option(help="Report: local model directory for BERTScore (omit to skip BERTScore)."),
-    ] = None,
-    bertscore_layers: Annotated[int | None, typer.Option(help="Report: BERTScore layer.")] = None,
-    bertscore_idf: Annotated[bool, typer.Option(help="Report: BERTScore idf weighting.")] = False,
-    bertscore_baseline: Annotated[
-        Path | None, typer.Option(help="Report: baseline-rescaling file (only for published models).")
-    ] = None,
+    froc_hit: Annotated[FrocHit, typer.Option(help="Localization: FROC hit rule.")] = _default("froc_hit"),
+    empty_rule: Annotated[EmptyRule, typer.Option(help="Segmentation: both-empty masks.")] = _default(
+        "empty_rule"
+    ),
+    ce_labelset: Annotated[LabelSet, typer.Option(help="Report: labels for clinical efficacy.")] = _default(
+        "ce_labelset"
+    ),
+    bertscore_model: BertScoreModelOption = None,
+    bertscore_layers: BertScoreLayersOption = None,
+    bertscore_idf: BertScoreIdfOption = False,
+    bertscore_baseline: BertScoreBaselineOption = None,
     meteor: Annotated[bool, typer.Option(help="Report: run METEOR 1.5 (needs Java).")] = True,
+    meteor_nltk: Annotated[
+        bool,
+        typer.Option(
+            help="Report: also NLTK's METEOR as metric meteor_nltk (Hugging Face evaluate's 'meteor'; needs "
+            "WordNet: Debian's wordnet-base or $WNSEARCHDIR)."
+        ),
+    ] = False,
     chexbert: ChexbertOption = None,
     chexbert_tokenizer: ChexbertTokenizerOption = None,
     chexbert_batch_size: ChexbertBatchOption = 32,
@@ -203,8 +249,11 @@ def score(
     ] = None,
     study_aggregate: Annotated[
         StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
-    ] = StudyAggregate.max,
+    ] = _default("study_aggregate"),
     calibration: CalibrationOption = False,
+    subgroups: SubgroupsOption = None,
+    age_bins: AgeBinsOption = None,
+    nofinding_threshold: NoFindingThresholdOption = 0.5,
     quiet: Annotated[bool, typer.Option(help="Do not print the metric table.")] = False,
 ) -> None:
     """Score a prediction file against ground truth and write one results JSON."""
@@ -217,11 +266,9 @@ def score(
         froc_hit=froc_hit.value,
         empty_rule=empty_rule.value,
         ce_labelset=ce_labelset.value,
-        bertscore_model=str(bertscore_model) if bertscore_model else None,
-        bertscore_layers=bertscore_layers,
-        bertscore_idf=bertscore_idf,
-        bertscore_baseline=str(bertscore_baseline) if bertscore_baseline else None,
+        **_bertscore_settings(bertscore_model, bertscore_layers, bertscore_idf, bertscore_baseline),
         meteor=meteor,
+        meteor_nltk=meteor_nltk,
         **_chexbert_settings(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache, device),
         radgraph=str(radgraph) if radgraph else None,
         radgraph_batch_size=radgraph_batch_size,
@@ -229,6 +276,7 @@ def score(
         level=level.value if level else None,
         study_aggregate=study_aggregate.value,
         calibration=calibration,
+        **_subgroup_settings(subgroups, age_bins, nofinding_threshold),
     )
     results = _guarded(lambda: score_files(task.value, gt, pred, out_path, settings))
     if not quiet:
@@ -262,16 +310,22 @@ def compare(
     ] = None,
     study_aggregate: Annotated[
         StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
-    ] = StudyAggregate.max,
+    ] = _default("study_aggregate"),
     chexbert: ChexbertOption = None,
     chexbert_tokenizer: ChexbertTokenizerOption = None,
     chexbert_batch_size: ChexbertBatchOption = 32,
     chexbert_cache: ChexbertCacheOption = None,
     device: DeviceOption = "cpu",
     radgraph: RadGraphOption = None,
+    radgraph_batch_size: RadGraphBatchOption = 16,
+    bertscore_model: BertScoreModelOption = None,
+    bertscore_layers: BertScoreLayersOption = None,
+    bertscore_idf: BertScoreIdfOption = False,
+    bertscore_baseline: BertScoreBaselineOption = None,
 ) -> None:
     """Paired tests between two prediction files on the same cases (bootstrap, approximate randomization, per-label
-    AUC test: DeLong, or Obuchowski's clustered test when the unit is a patient or study)."""
+    AUC test: DeLong, or Obuchowski's clustered test when the unit is a patient or study). Reports: the model
+    options are score's; RadCliQ-v1 (lower is better) is tested when BERTScore, CheXbert and RadGraph are given."""
     from bench.run.compare import compare_files
 
     results = _guarded(
@@ -291,15 +345,18 @@ def compare(
             study_aggregate=study_aggregate.value,
             **_chexbert_settings(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache, device),
             radgraph=str(radgraph) if radgraph else None,
+            radgraph_batch_size=radgraph_batch_size,
+            **_bertscore_settings(bertscore_model, bertscore_layers, bertscore_idf, bertscore_baseline),
         )
     )
     unit = results["settings"]["cluster"]
     plural = {"patient": "patients", "study": "studies"}
     clusters = "" if unit == "image" else f", {results['settings']['n_clusters']} {plural[unit]} resampled"
     table = Table(title=f"{task.value}: A = {pred_a.name}, B = {pred_b.name} (n = {results['n']}{clusters})")
+    shown = [f"{k} ↓" if c.get("lower_is_better") else k for k, c in results["comparisons"].items()]
     for col in ("metric", "A", "B", "A − B", "95% CI", "p (bootstrap)", "p (AR)"):
         table.add_column(col, justify="right" if col != "metric" else "left")
-    for name, c in results["comparisons"].items():
+    for name, c in zip(shown, results["comparisons"].values(), strict=True):
         ci = c["paired_bootstrap"]["ci95"]
         table.add_row(
             name,
@@ -310,7 +367,11 @@ def compare(
             _fmt(c["paired_bootstrap"]["p_value"], ".4g"),
             _fmt(c["approximate_randomization"]["p_value"], ".4g"),
         )
+    if any(c.get("lower_is_better") for c in results["comparisons"].values()):
+        table.caption = "↓ lower is better"
     out.print(table)
+    for name, why in results.get("unavailable", {}).items():
+        err.print(f"{name}: unavailable ({why})", highlight=False, soft_wrap=True)
     err.print(f"wrote {out_path}")
 
 
@@ -320,7 +381,7 @@ def label_reports_command(
     out_path: Annotated[
         Path, typer.Option("--out", help="CSV to write: one row per id, one column per label.")
     ],
-    labelset: Annotated[LabelSet, typer.Option(help="Which labels to extract.")] = LabelSet.chexpert,
+    labelset: Annotated[LabelSet, typer.Option(help="Which labels to extract.")] = _default("ce_labelset"),
 ) -> None:
     """Label free-text reports with the offline rule-based labeler (values 1 / 0 / -1 / blank)."""
     from bench.run.label_reports import label_reports_file
@@ -368,13 +429,6 @@ ModelOptionList = Annotated[
 ]
 
 
-def _mount_study() -> None:
-    from readerstudy.cli import study_app  # light: only typer at import time
-
-    app.add_typer(study_app, name="study", help="Blinded reader study: build, serve, simulate, analyze.")
-
-
-_mount_study()
 data_app = typer.Typer(
     help="Check and export benchmark datasets held in their publishers' layouts.", no_args_is_help=True
 )
@@ -383,10 +437,10 @@ app.add_typer(data_app, name="data")
 
 @app.command("datasets")
 def datasets_command() -> None:
-    """List the ten benchmarks with their tasks, splits and expected on-disk layout."""
+    """List the benchmarks (the ten, and any from plugins) with their tasks, splits and expected on-disk layout."""
     from bench.datasets.cli import list_datasets
 
-    out.print(list_datasets())
+    out.print(_guarded(list_datasets))
 
 
 @data_app.command("check")
@@ -435,18 +489,13 @@ def demo_data(
         out.print(f"{name:12s} {path}")
 
 
-class Mode(StrEnum):
-    zero_shot = "zero-shot"
-    fine_tune = "fine-tune"
-
-
 @app.command()
 def run(
     model: Annotated[
         str,
         typer.Option(
             help="baseline:WEIGHTS | predictions:FILE.jsonl | imt-text:FILE.jsonl | hf:DIR | clip:DIR | "
-            "hf-detect:DIR | hf-seg:DIR | openai:URL#MODEL"
+            "hf-detect:DIR | hf-seg:DIR | openai:URL#MODEL | a plugin's KIND:ARG (docs/extending.md)"
         ),
     ],
     dataset: Annotated[str, typer.Option(help="Benchmark name (see `cxrbench datasets`).")],
@@ -457,7 +506,7 @@ def run(
     split: Annotated[str, typer.Option(help="Split to predict.")] = "test",
     mode: Annotated[
         Mode, typer.Option(help="zero-shot (model as given) or fine-tune (train on the train split).")
-    ] = Mode.zero_shot,
+    ] = Mode("zero-shot"),
     fraction: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Fine-tune: fraction of the train split.")
     ] = 1.0,
@@ -487,6 +536,9 @@ def run(
     chexbert_cache: ChexbertCacheOption = None,
     radgraph: RadGraphOption = None,
     calibration: CalibrationOption = False,
+    subgroups: SubgroupsOption = None,
+    age_bins: AgeBinsOption = None,
+    nofinding_threshold: NoFindingThresholdOption = 0.5,
 ) -> None:
     """Run a model on a benchmark (resumable; sharded under torchrun) and score it."""
     from bench.run.cli_run import run_command
@@ -512,6 +564,7 @@ def run(
             chexbert=_chexbert_settings(chexbert, chexbert_tokenizer, 32, chexbert_cache, device),
             radgraph=str(radgraph) if radgraph else None,
             calibration=calibration,
+            subgroups=_subgroup_settings(subgroups, age_bins, nofinding_threshold),
         )  # fmt: skip
     )
 
@@ -559,6 +612,9 @@ def suite(
     chexbert_cache: ChexbertCacheOption = None,
     radgraph: RadGraphOption = None,
     calibration: CalibrationOption = False,
+    subgroups: SubgroupsOption = None,
+    age_bins: AgeBinsOption = None,
+    nofinding_threshold: NoFindingThresholdOption = 0.5,
 ) -> None:
     """Run every benchmark × task × mode of a suite."""
     from bench.run.cli_run import suite_command
@@ -577,85 +633,15 @@ def suite(
             chexbert=_chexbert_settings(chexbert, chexbert_tokenizer, 32, chexbert_cache, device),
             radgraph=str(radgraph) if radgraph else None,
             calibration=calibration,
+            subgroups=_subgroup_settings(subgroups, age_bins, nofinding_threshold),
         )
     )
 
 
-@app.command()
-def table(
-    spec: Annotated[
-        str, typer.Argument(help="Leaderboard spec: a YAML file or a shipped name (demo, imt-cxr, ...).")
-    ],
-    runs: Annotated[
-        list[Path], typer.Option(help="Run folders, or folders searched for manifest.json (repeatable).")
-    ],
-    out_path: Annotated[
-        Path, typer.Option("--out", help="Folder for table.md/.tex/.csv/.html and cells.json.")
-    ],
-    more_runs: Annotated[
-        list[Path] | None,
-        typer.Argument(help="More run folders: `--runs A B C` works as well as `--runs A --runs B`."),
-    ] = None,
-) -> None:
-    """Render a paper table (Markdown, LaTeX, CSV, HTML) with CIs, significance markers and conventions."""
-    from leaderboards.cli import table_command
-
-    raise typer.Exit(table_command(spec, [*runs, *(more_runs or [])], out_path))
-
-
-@app.command()
-def verify(
-    run_dir: Annotated[Path | None, typer.Argument(help="A run folder to re-check.")] = None,
-    table_dir: Annotated[
-        Path | None, typer.Option("--table", help="A rendered table folder to re-check.")
-    ] = None,
-) -> None:
-    """Re-hash inputs and recompute every metric: MATCH / MISMATCH per cell (non-zero exit on any mismatch)."""
-    from leaderboards.cli import verify_command
-
-    if (run_dir is None) == (table_dir is None):
-        err.print("[bold red]error:[/] pass either RUN_DIR or --table OUT_DIR")
-        raise typer.Exit(2)
-    raise typer.Exit(verify_command(run_dir=run_dir, table=table_dir))
-
-
-@app.command("report")
-def report_html(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (or folders searched for runs).")],
-    out_path: Annotated[Path, typer.Option("--out", help="The self-contained HTML page to write.")],
-) -> None:
-    """One self-contained HTML page: tables, ROC/PR curves, detection PR, Dice and report-metric distributions."""
-    from leaderboards.report import report_command
-
-    raise typer.Exit(report_command(list(run_dirs), out_path))
-
-
-@app.command()
-def consistency(
-    run_dirs: Annotated[
-        list[Path], typer.Argument(help="Runs of one model on the same images (several tasks).")
-    ],
-    out_path: Annotated[Path, typer.Option("--out", help="Folder for consistency.json and consistency.md.")],
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for 95% CIs.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
-) -> None:
-    """Cross-task consistency: classification vs own report, box sides vs stated sides, CTR vs stated heart size."""
-    from leaderboards.consistency import consistency_command
-
-    raise typer.Exit(consistency_command(list(run_dirs), out_path, n_boot=bootstrap, seed=seed))
-
-
-@app.command()
-def version() -> None:
-    """Print the cxrbench version."""
-    from importlib.metadata import version as dist_version
-
-    out.print(dist_version("cxrbench"))
-
-
 def main() -> None:
+    """bench's commands alone; the `cxrbench` program is `cxrbench.cli:main` (with tables and the reader study)."""
     app(prog_name="cxrbench")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -17,10 +17,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.errors import BadInputError
+
 Kind = Literal["gt", "pred", "any"]
 
 
-class RecordError(ValueError):
+class RecordError(BadInputError):
     """Bad input, located: `path:line: message`."""
 
     def __init__(self, path: str | os.PathLike[str], line: int | None, message: str):
@@ -148,7 +150,7 @@ def _check_kind(record: Record, kind: Kind) -> None:
 
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")  # noqa: SIM115
 
 

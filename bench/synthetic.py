@@ -41,7 +41,7 @@ def _rle(mask: np.ndarray) -> dict:
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
-def make_demo(out: Path, n: int = 120, seed: int = 0) -> dict[str, tuple[Path, Path]]:
+def make_demo(out: Path, n: int = 120, seed: int = 0) -> dict[str, Path]:
     rng = np.random.default_rng(seed)
     gt, pred = [], []
     for i in range(n):

@@ -10,11 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench.records import RecordError, atomic_write_text
-from leaderboards.runs import RunDirError
-from leaderboards.specs import SpecError, load_spec
-
-EXIT_BAD_INPUT = 2
+from bench.errors import EXIT_BAD_INPUT, report
+from bench.records import atomic_write_text
+from leaderboards.specs import load_spec
 
 
 def table_command(spec: str | Path, runs: list[str | Path], out: str | Path) -> int:
@@ -26,9 +24,8 @@ def table_command(spec: str | Path, runs: list[str | Path], out: str | Path) -> 
     try:
         loaded = load_spec(spec)
         table = collect_table(loaded, list(runs), out)
-    except (SpecError, RunDirError, RecordError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        return report(exc)
     written = write_tables(table, out)
     atomic_write_text(
         Path(out) / CELLS_FILE, json.dumps(table.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -54,7 +51,7 @@ def verify_command(run_dir: str | Path | None = None, table: str | Path | None =
     if (run_dir is None) == (table is None):
         print("error: give a RUN_DIR or --table OUT_DIR (one of the two)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    target = Path(run_dir if run_dir is not None else table)  # type: ignore[arg-type]
+    target = Path(run_dir if run_dir is not None else table)  # type: ignore[arg-type]  # one is given (checked above)
     if not target.is_dir():
         print(f"error: {target} is not a directory", file=sys.stderr)
         return EXIT_BAD_INPUT

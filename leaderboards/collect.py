@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import statistics
@@ -11,56 +9,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BadInputError
 from leaderboards.conventions import convention_footnote, significance_footnote
+from leaderboards.directions import distance_to_best
 from leaderboards.model import Cell, Source, Table
+from leaderboards.results_cache import ResultsCache, metric_from_results
 from leaderboards.runs import RunInfo, discover_runs
 from leaderboards.specs import Column, Row, Spec
 
 FRACTION_TOLERANCE = 1e-9
-
-
-class ResultsCache:
-    """Results files read once, with the sha256 of the exact bytes read."""
-
-    def __init__(self) -> None:
-        self._files: dict[Path, tuple[dict[str, Any], str]] = {}
-
-    def get(self, path: Path) -> tuple[dict[str, Any], str] | None:
-        if path not in self._files:
-            if not path.is_file():
-                return None
-            raw = path.read_bytes()
-            self._files[path] = (json.loads(raw), hashlib.sha256(raw).hexdigest())
-        return self._files[path]
-
-
-def metric_from_results(
-    results: dict[str, Any], metric: str
-) -> tuple[float | None, list[float] | None, str, str | None]:
-    """(value, ci95, metric path, reason-if-undefined) of a metric name, or of `stat/label` from per_label."""
-    if metric in results.get("metrics", {}):
-        entry = results["metrics"][metric]
-        path = f"metrics.{metric}"
-        value, ci = entry.get("value"), entry.get("ci95")
-    else:
-        stat, _, label = metric.partition("/")
-        per_label = results.get("per_label", {}).get(stat, {})
-        if not label or label not in per_label:
-            return None, None, f"metrics.{metric}", f"metric {metric!r} is not in the results"
-        path = f"per_label.{stat}.{label}"
-        value = per_label[label]
-        ci = results.get("notes", {}).get("per_label_ci95", {}).get(stat, {}).get(label)
-    if value is None:
-        return None, None, path, _undefined_reason(results, metric)
-    return float(value), None if ci is None else [float(ci[0]), float(ci[1])], path, None
-
-
-def _undefined_reason(results: dict[str, Any], metric: str) -> str:
-    family = metric.split("/")[0].split("_")[0].rstrip("0123456789")
-    notes = results.get("notes", {})
-    hints = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in notes.items() if family and family in k]
-    detail = "; ".join(hints)[:240]
-    return f"{metric} undefined in {results.get('task', '?')} results" + (f" ({detail})" if detail else "")
 
 
 def _matching_runs(row: Row, col: Column, runs: list[RunInfo]) -> list[RunInfo]:
@@ -147,18 +104,20 @@ def _order_rows(spec: Spec, cells: dict[tuple[str, str], Cell]) -> list[Row]:
     reproduced = [r for r in spec.rows if r.kind == "reproduced"]
     if spec.order_by is not None:
         col = spec.column(spec.order_by)
-        sign = 1.0 if col.lower_is_better else -1.0
 
         def key(row: Row) -> tuple[bool, float]:
             value = cells[(row.id, col.key)].value
-            return value is None, 0.0 if value is None else sign * value
+            return value is None, 0.0 if value is None else distance_to_best(
+                value, col.lower_is_better, col.target
+            )
 
         reproduced.sort(key=key)
     return reported + reproduced
 
 
 def _mark_best(spec: Spec, rows: list[Row], cells: dict[tuple[str, str], Cell]) -> None:
-    """Bold every cell whose *displayed* value equals the column's best (ties at display precision all bold)."""
+    """Bold every cell whose *displayed* value equals the column's best (ties at display precision all bold); in
+    a column with a target (calibration slope 1, intercept 0) the best is the displayed value closest to it."""
     for col in spec.columns:
         candidates = [
             cells[(r.id, col.key)]
@@ -167,10 +126,12 @@ def _mark_best(spec: Spec, rows: list[Row], cells: dict[tuple[str, str], Cell]) 
         ]
         if len(candidates) < 2:  # a lone number is not "best" of anything
             continue
-        shown = {id(c): float(display_number(c.value, spec)) for c in candidates}  # type: ignore[arg-type]
-        best = min(shown.values()) if col.lower_is_better else max(shown.values())
+        shown = {id(c): float(display_number(c.value, spec)) for c in candidates}  # type: ignore[arg-type]  # candidates have values
+        target = None if col.target is None else float(display_number(col.target, spec))
+        distance = {k: distance_to_best(v, col.lower_is_better, target) for k, v in shown.items()}
+        best = min(distance.values())
         for c in candidates:
-            c.bold = math.isclose(shown[id(c)], best, rel_tol=0.0, abs_tol=1e-12)
+            c.bold = math.isclose(distance[id(c)], best, rel_tol=0.0, abs_tol=1e-9)
 
 
 def _footnotes(
@@ -199,7 +160,7 @@ def _footnotes(
     return texts, by_column
 
 
-class MixedGroundTruthError(ValueError):
+class MixedGroundTruthError(BadInputError):
     """Rows of one column were scored on different test sets: their numbers cannot be ranked together."""
 
 
@@ -253,10 +214,12 @@ def finish_table(
     """Order, bold, test and footnote the cells. Source paths become relative to `out_dir`; the comparison files
     go to `comparisons_dir`/comparisons (verify recomputes them into a scratch folder)."""
     from leaderboards.significance import mark_significance
+    from leaderboards.subgroups import build_subgroup_tables
 
     rows = _order_rows(spec, cells)
     check_one_ground_truth(spec, rows, cells, cache)
     _mark_best(spec, rows, cells)
+    subgroup_tables = build_subgroup_tables(spec, rows, cells, cache)
     mark_significance(spec, rows, cells, cache, comparisons_dir)
     footnotes, column_footnote = _footnotes(spec, rows, cells, cache)
     note = significance_footnote(
@@ -280,8 +243,9 @@ def finish_table(
             "significance": asdict(spec.significance),
             "best": spec.best,
             "order_by": spec.order_by,
-        },
-        columns=[asdict(c) | {"sub_label": c.sub_label} for c in spec.columns],
+        }
+        | ({"subgroups": [asdict(sg) for sg in spec.subgroups]} if spec.subgroups else {}),
+        columns=[column_record(c) for c in spec.columns],
         rows=[
             {"id": r.id, "label": r.label, "kind": r.kind, "citation": r.citation, "bibtex_key": r.bibtex_key}
             for r in rows
@@ -289,7 +253,16 @@ def finish_table(
         cells=[cells[(r.id, c.key)] for r in rows for c in spec.columns],
         footnotes=footnotes,
         column_footnote=column_footnote,
+        subgroup_tables=subgroup_tables,
     )
+
+
+def column_record(col: Column) -> dict[str, Any]:
+    """A leaf column as cells.json stores it; `target` only where set, so tables without one keep their bytes."""
+    record = asdict(col) | {"sub_label": col.sub_label}
+    if record["target"] is None:
+        del record["target"]
+    return record
 
 
 def collect_table(spec: Spec, run_paths: list[str | Path], out_dir: str | Path | None = None) -> Table:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,16 @@ from typing import Any
 import numpy as np
 
 from bench.datasets.vocabulary import NIH_CHESTXRAY14
+from bench.errors import report
 from bench.metrics import consistency as cm
 from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
 from bench.metrics.labeler import LABELER_VERSION, LABELSETS, label_reports
 from bench.metrics.segmentation import decode_mask
 from bench.metrics.types import MetricValue, TaskResult
-from bench.records import Record, RecordError, atomic_write_text, read_records
+from bench.records import Record, atomic_write_text, read_records
 from bench.run.provenance import file_provenance, sha256_text_lines
 from leaderboards.runs import GT_FILE, PRED_FILE, RunDirError, RunInfo, discover_runs
 
-EXIT_BAD_INPUT = 2
 CHEXPERT_LABELS = LABELSETS["chexpert"]
 HEART, LUNGS = "heart", ("right lung", "left lung")
 METRIC_ORDER = (
@@ -139,9 +138,9 @@ def score_consistency(
 
     # (a) classification vs report labels
     model_labels = sorted({k for p in pred for k in (p.get("labels") or {})})
-    mapped = [(name, chexpert_column(name)) for name in model_labels]
-    notes["labels_without_chexpert_equivalent"] = [name for name, col in mapped if col is None]
-    mapped = [(name, col) for name, col in mapped if col is not None]
+    columns = [(name, chexpert_column(name)) for name in model_labels]
+    notes["labels_without_chexpert_equivalent"] = [name for name, col in columns if col is None]
+    mapped = [(name, col) for name, col in columns if col is not None]
     scores = np.full((n, len(mapped)), np.nan)
     for i, p in enumerate(pred):
         for j, (name, _) in enumerate(mapped):
@@ -223,7 +222,7 @@ def score_consistency(
 def _cluster_unit(group: ModelRuns, ids: list[str], gt: list[dict[str, Any]]) -> Any:
     """The coarsest unit the merged ground truth carries, as `cxrbench score` chooses it."""
     from bench.run.align import Aligned
-    from bench.run.score import resolve_cluster
+    from bench.run.scoring import resolve_cluster
 
     records = [(0, Record.model_construct(id=i, meta=g.get("meta"))) for i, g in zip(ids, gt, strict=True)]
     path = group.runs[0].path / GT_FILE
@@ -308,9 +307,8 @@ def consistency_command(run_dirs: list[Path], out_dir: Path, n_boot: int = 1000,
         if not groups:
             raise RunDirError("no run directory found")
         results = [build_consistency(g, n_boot, seed) for g in groups]
-    except (RunDirError, RecordError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        return report(exc)
     out_dir = Path(out_dir)
     text = lambda r: json.dumps(r, indent=2, ensure_ascii=False, allow_nan=False) + "\n"  # noqa: E731
     if len(results) == 1:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from leaderboards.directions import is_calibration_metric
+
 # Conventions that apply to every metric of a task, besides the metric's own entry.
 TASK_WIDE = {
     "classification": ("unknown_labels", "macro", "ground_truth"),
@@ -13,7 +15,20 @@ TASK_WIDE = {
     "report": ("tokenizer", "ground_truth"),
 }
 # Metric families whose convention entry has another name.
-ALIASES = {"ce": "clinical_efficacy", "ce5": "clinical_efficacy", "hd95_px": "hd95"}
+ALIASES = {
+    "ce": "clinical_efficacy",
+    "ce5": "clinical_efficacy",
+    "hd95_px": "hd95",
+    "brier": "calibration",
+    "ece": "calibration",
+}
+# The entries of results.conventions.calibration (bench.metrics.calibration.conventions) that change each number.
+CALIBRATION_ENTRIES = {
+    "brier": ("brier",),
+    "ece": ("ece",),
+    "calibration_slope": ("calibration_slope", "logit_clip", "slope_undefined"),
+    "calibration_intercept": ("calibration_intercept", "logit_clip", "slope_undefined"),
+}
 _HEX = re.compile(r"^[0-9a-f]{40,}$")
 
 
@@ -38,7 +53,7 @@ def metric_convention_keys(task: str, metric: str, conventions: dict[str, Any]) 
     wanted = []
     for key in conventions:
         excluded = (task == "report" and head in ("ce", "ce5", "bertscore")) or (
-            key == "macro" and "/" in metric
+            key == "macro" and ("/" in metric or is_calibration_metric(metric))
         )
         task_wide = key in TASK_WIDE.get(task, ()) and not excluded
         own = family == key or family.startswith(key) or (key.startswith(family) and len(family) >= 3)
@@ -48,11 +63,22 @@ def metric_convention_keys(task: str, metric: str, conventions: dict[str, Any]) 
     return wanted
 
 
+def _calibration_entries(metric: str, entry: Any) -> Any:
+    """Only what changes this calibration metric (the whole entry is a dozen sentences)."""
+    if not isinstance(entry, dict) or "skipped" in entry:
+        return entry
+    family = metric.split("/")[0]
+    wanted = next((keys for name, keys in CALIBRATION_ENTRIES.items() if family.startswith(name)), ())
+    wanted += () if "/" in metric else ("macro",)
+    return {key: entry[key] for key in wanted if key in entry}
+
+
 def convention_footnote(task: str, metric: str, results: dict[str, Any]) -> str:
     conventions = results.get("conventions", {})
     settings = results.get("settings", {})
     parts = [
-        f"{key}: {_compact(conventions[key])}" for key in metric_convention_keys(task, metric, conventions)
+        f"{key}: {_compact(_calibration_entries(metric, conventions[key]) if key == 'calibration' else conventions[key])}"
+        for key in metric_convention_keys(task, metric, conventions)
     ]
     replicates = settings.get("bootstrap_replicates")
     if replicates:

@@ -60,6 +60,41 @@ class Cell:
 
 
 @dataclass
+class SubgroupCell:
+    """One number of a subgroup table: a model's value in one subgroup (or overall, or an FPR difference)."""
+
+    row: str  # the model's row id
+    field: str  # the meta field ("sex", "age_bin", ...)
+    group: str  # the group value; "All" for the overall line; "a − b" for an FPR difference
+    kind: str  # "overall" | "group" | "fpr" | "fpr_gap"
+    n: int | None = None  # cases in the group (images with a finding, for the FPR)
+    small: bool = False
+    value: float | None = None  # the metric, the FPR, or the FPR difference a − b
+    ci95: list[float] | None = None
+    gap: float | None = None  # group value minus overall value ("group" cells)
+    gap_ci95: list[float] | None = None
+    p_value: float | None = None  # of the gap (or of the FPR difference)
+    p_holm: float | None = None
+    significant: bool = False  # p_holm < the spec's alpha
+    reason: str | None = None  # set exactly when value is None
+    path: str = ""  # where in the results file: "subgroups.fields.sex.groups[0].metrics.auc_macro"
+
+
+@dataclass
+class SubgroupTable:
+    id: str
+    label: str
+    column: str  # the spec's leaf column whose cells' results files hold the subgroups
+    metric: str
+    fields: list[str]
+    rows: list[str]  # model row ids drawn, in table order
+    left_out: list[list[str]]  # [row id, why]: reproduced rows without subgroup numbers for this column
+    cells: list[SubgroupCell]
+    footnotes: list[str]  # conventions of the subgroup analysis (one per distinct set of conventions)
+    underdiagnosis: dict[str, Any] = field(default_factory=dict)  # label, threshold, definition (when shown)
+
+
+@dataclass
 class Table:
     spec: dict[str, Any]  # name, title, caption, path, sha256, format, significance, best
     columns: list[dict[str, Any]]  # leaf columns in display order (Column as dict)
@@ -67,6 +102,7 @@ class Table:
     cells: list[Cell]
     footnotes: list[str]  # convention footnotes, numbered from 1
     column_footnote: dict[str, int]  # column key -> footnote number
+    subgroup_tables: list[SubgroupTable] = field(default_factory=list)
 
     def cell(self, row: str, column: str) -> Cell:
         return self._index()[(row, column)]
@@ -86,7 +122,10 @@ class Table:
         return reasons
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": CELLS_SCHEMA_VERSION, **asdict(self)}
+        data = {"schema_version": CELLS_SCHEMA_VERSION, **asdict(self)}
+        if not self.subgroup_tables:  # tables without subgroups keep the cells.json they always had
+            del data["subgroup_tables"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Table:
@@ -103,4 +142,8 @@ class Table:
             cells=cells,
             footnotes=data["footnotes"],
             column_footnote=data["column_footnote"],
+            subgroup_tables=[
+                SubgroupTable(**{**raw, "cells": [SubgroupCell(**c) for c in raw["cells"]]})
+                for raw in data.get("subgroup_tables", [])
+            ],
         )

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BadInputError
+
 MANIFEST = "manifest.json"
 GT_FILE = "gt.jsonl"
 PRED_FILE = "predictions.jsonl"
 
 
-class RunDirError(ValueError):
+class RunDirError(BadInputError):
     pass
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leaderboards.directions import is_calibration_metric
 from leaderboards.model import Cell, SignificanceTest
 from leaderboards.specs import Column, Row, Significance, Spec
 
@@ -82,6 +83,16 @@ def _blocked_reason(
 ) -> str | None:
     if len(a.sources) != 1 or len(b.sources) != 1:
         return "seed-averaged cells are not tested (mean ± sd over seeds is shown instead)"
+    if is_calibration_metric(col.metric):
+        return (
+            f"{col.metric} is not re-scored per replicate by bench.run.compare (it resamples AUC / AP, not Brier, "
+            "ECE or calibration slope / intercept), so it is not tested"
+            + (
+                "; a paired difference would not say which is closer to the ideal value either"
+                if col.target is not None
+                else ""
+            )
+        )
     if col.task == "report" and col.metric.startswith(NOT_RESAMPLED_PREFIXES):
         return (
             f"{col.metric} is not re-scored per replicate (METEOR needs Java and BERTScore a model per resample), "
@@ -141,7 +152,7 @@ def _auc_p(col: Column, gt: Path, pred_a: Path, pred_b: Path, settings: dict[str
     """Per-label paired AUC test at the results' cluster unit (DeLong for images, Obuchowski for clusters)."""
     from bench.run.align import align, classification_arrays
     from bench.run.compare import paired_auc_test
-    from bench.run.score import resolve_cluster
+    from bench.run.scoring import resolve_cluster
     from bench.run.study_level import to_study_level
 
     label = col.metric.partition("/")[2]
@@ -278,7 +289,9 @@ def mark_significance(
         for plan in members:
             run_planned(spec, plan, replicates, out)
         tested = [p.test for p in members if p.test.p_value is not None]
-        for test, p_holm in zip(tested, holm([t.p_value for t in tested]), strict=True):
+        for test, p_holm in zip(
+            tested, holm([t.p_value for t in tested if t.p_value is not None]), strict=True
+        ):
             test.p_holm = float(p_holm)
             test.family_size = len(tested)
             test.min_adjusted_p = min(1.0, len(tested) * (test.p_floor or 0.0))

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from leaderboards.model import Cell, Table
+from leaderboards.model import Cell, SubgroupCell, Table
 
 RELATIVE_TOLERANCE = 1e-9  # float summation order only (thread counts, BLAS)
 _ABSENT = object()
@@ -52,6 +52,53 @@ def table_differences(stored: Table, fresh: Table) -> list[str]:
     for name in TABLE_FIELDS:
         differences(name, getattr(stored, name), getattr(fresh, name), out)
     return out
+
+
+def _subgroup_key(cell: SubgroupCell) -> tuple[str, str, str, str]:
+    return cell.field, cell.kind, cell.group, cell.row
+
+
+def subgroup_differences(stored: Table, fresh: Table) -> list[tuple[str, str]]:
+    """(subject, detail) for every subgroup table field or cell of cells.json that the recomputation does not give;
+    a cell is named "subgroup ID × field=group × row" (an FPR cell "… × underdiagnosis field=group × row")."""
+    out: list[tuple[str, str]] = []
+    fresh_tables = {t.id: t for t in fresh.subgroup_tables}
+    stored_ids = [t.id for t in stored.subgroup_tables]
+    for table in stored.subgroup_tables:
+        other = fresh_tables.get(table.id)
+        if other is None:
+            out.append((f"subgroup {table.id} (cells.json)", "is not in the recomputed table"))
+            continue
+        meta = [f"cells.json {line}" for name in ("label", "column", "metric", "fields", "rows", "left_out",
+                "footnotes", "underdiagnosis") for line in differences(name, getattr(table, name), getattr(other, name), [])]  # fmt: skip
+        if meta:
+            out.append((f"subgroup {table.id} (cells.json)", "; ".join(meta)))
+        recomputed = {_subgroup_key(c): c for c in other.cells}
+        for cell in table.cells:
+            subject = f"subgroup {table.id} × {_where(cell)} × {cell.row}"
+            match = recomputed.pop(_subgroup_key(cell), None)
+            if match is None:
+                out.append((subject, "cells.json has this cell, the recomputed table does not"))
+                continue
+            found = differences("", asdict(cell), asdict(match), [])
+            if found:
+                out.append((subject, "; ".join(f"cells.json {line}" for line in found)))
+        for cell in recomputed.values():
+            out.append((f"subgroup {table.id} × {_where(cell)} × {cell.row}", "cells.json lacks this cell"))
+    for table in fresh.subgroup_tables:
+        if table.id not in stored_ids:
+            out.append(
+                (
+                    f"subgroup {table.id} (cells.json)",
+                    "lacks this subgroup table; the recomputed table has it",
+                )
+            )
+    return out
+
+
+def _where(cell: SubgroupCell) -> str:
+    prefix = "underdiagnosis " if cell.kind in ("fpr", "fpr_gap") else ""
+    return f"{prefix}{cell.field}={cell.group}"
 
 
 def comparison_differences(stored_path: Path, fresh_path: Path) -> list[str]:

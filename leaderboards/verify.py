@@ -97,17 +97,25 @@ def _check_manifest(run_dir: Path, report: Verification) -> None:
         )
         return
     manifest = json.loads(path.read_text(encoding="utf-8"))
+    # A relative model path (predictions:preds.jsonl) is relative to the folder the run was started in.
+    started_in = [Path(manifest["cwd"])] if isinstance(manifest.get("cwd"), str) else []
     for entry in _hash_entries(manifest, []):
         target = Path(entry["path"])
-        local = target if target.is_absolute() else run_dir / target
-        if not local.is_file() and (run_dir / target.name).is_file():
-            local = run_dir / target.name
+        if target.is_absolute():
+            candidates = [target]
+        else:
+            candidates = [
+                run_dir / target,
+                *(folder / target for folder in started_in),
+                run_dir / target.name,
+            ]
+        local = next((c for c in candidates if c.is_file()), candidates[0])
         if local.is_file() or local.parent.resolve() == run_dir.resolve():
             report.add(check_file_hash(local, entry["sha256"], str(path)))
 
 
 def _settings(results: dict[str, Any]) -> Any:
-    from bench.run.score import ScoreSettings
+    from bench.run.settings import ScoreSettings
 
     stored = results.get("settings", {})
     kwargs = {"n_boot": stored.get("bootstrap_replicates", 0), "seed": stored.get("seed", 0)}
@@ -131,10 +139,21 @@ def _settings(results: dict[str, Any]) -> Any:
         "level",
         "study_aggregate",
         "calibration",
+        "subgroups",
+        "nofinding_threshold",
     ):
-        if key in stored:
+        if key in stored and key in _field_names(ScoreSettings):
             kwargs[key] = stored[key]
+    # age_bins is recorded as a rule name ("decades-80") when left at the default
+    if isinstance(stored.get("age_bins"), list):
+        kwargs["age_bins"] = stored["age_bins"]
     return ScoreSettings(**kwargs)
+
+
+def _field_names(cls: type) -> set[str]:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(cls)}
 
 
 def _metric_check(
@@ -201,7 +220,16 @@ def _verify_results_file(run_dir: Path, results_path: Path, report: Verification
     identical = results_json(fresh) == text
     differing = sorted(k for k in set(stored) | set(fresh) if stored.get(k) != fresh.get(k))
     detail = "byte-identical" if identical else f"not byte-identical; differs in {differing}"
-    if identical or set(differing) <= {"provenance"}:
+    if "subgroups" in stored and "subgroups" not in fresh and set(differing) <= {"provenance", "subgroups"}:
+        report.add(
+            Check(
+                UNVERIFIED,
+                f"{task}/subgroups",
+                "not recomputed: this cxrbench's score does not reproduce the results' subgroups (--subgroups); "
+                "every other key of the results file matches",
+            )
+        )
+    elif identical or set(differing) <= {"provenance"}:
         report.add(Check(MATCH, f"{task}/results file", detail))
     else:
         report.add(Check(MISMATCH, f"{task}/results file", detail))

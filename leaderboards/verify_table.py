@@ -16,14 +16,16 @@ import json
 import tempfile
 from pathlib import Path
 
-from leaderboards.collect import ResultsCache, cell_from_runs, finish_table, reported_cell
+from leaderboards.collect import cell_from_runs, finish_table, reported_cell
 from leaderboards.model import Cell, Table
 from leaderboards.render import write_tables
-from leaderboards.specs import CellFormat, Column, Row, Significance, Spec
+from leaderboards.results_cache import ResultsCache
+from leaderboards.specs import CellFormat, Column, Row, Significance, Spec, SubgroupSpec
 from leaderboards.table_diff import (
     cell_differences,
     comparison_differences,
     first_line_difference,
+    subgroup_differences,
     table_differences,
 )
 from leaderboards.verify import MATCH, MISMATCH, UNVERIFIED, Check, Verification, check_file_hash, verify_run
@@ -80,6 +82,7 @@ def spec_from_table(table: Table) -> Spec:
         order_by=recorded["order_by"],
         path=recorded["path"],
         sha256=recorded["sha256"],
+        subgroups=[SubgroupSpec(**_known(SubgroupSpec, sg)) for sg in recorded.get("subgroups", [])],
     )
 
 
@@ -133,9 +136,11 @@ def _check_sources(
             run_dir = folder / source.run_dir
             if source.run_dir not in runs:
                 runs[source.run_dir] = verify_run(run_dir)
-                for check in runs[source.run_dir].checks:
-                    if check.status != MATCH:
-                        report.add(Check(check.status, f"[{run_dir}] {check.subject}", check.detail))
+                for run_check in runs[source.run_dir].checks:
+                    if run_check.status != MATCH:
+                        report.add(
+                            Check(run_check.status, f"[{run_dir}] {run_check.subject}", run_check.detail)
+                        )
             check = runs[source.run_dir].metrics.get(
                 (str(run_dir / "results" / results_path.name), source.metric_path)
             )
@@ -166,6 +171,14 @@ def _compare_recomputed(
             problems[key].append("cells.json has this cell, the recomputed table does not")
             continue
         problems[key] += [f"cells.json {line}" for line in cell_differences(cell, recomputed)]
+    subgroup_problems = subgroup_differences(stored, fresh)
+    for subject, detail in subgroup_problems:
+        report.add(Check(MISMATCH, subject, detail))
+    for sub in fresh.subgroup_tables:
+        if not any(s.startswith(f"subgroup {sub.id} ") for s, _ in subgroup_problems):
+            shown = sum(1 for c in sub.cells if c.value is not None)
+            report.add(Check(MATCH, f"subgroup {sub.id}", f"{len(sub.cells)} cells ({shown} with a value) as the "
+                             "results files of its column's cells give them"))  # fmt: skip
     referenced = set()
     for cell in fresh.cells:
         if cell.test is None or cell.test.comparison_file is None:

@@ -4,11 +4,14 @@
 #   chromium - the reader-study browser test (Playwright drives Debian's Chromium)   -> chromium
 #   tex      - the LaTeX table compile / page-fit test (pdflatex, booktabs, siunitx)
 #              -> texlive-latex-base texlive-latex-recommended texlive-science (about 100 MB)
-# Without them those tests skip with a reason and METEOR is reported unavailable; nothing else changes.
-# Usage: ensure-system-deps.sh [java] [chromium] [tex]   (no argument: all three)
+#   wordnet  - WordNet 3.0 for meteor_nltk (NLTK's METEOR reads /usr/share/wordnet; no nltk.download)
+#              -> wordnet-base (about 30 MB)
+# Without them those tests skip with a reason and METEOR / meteor_nltk are reported unavailable; nothing else
+# changes.
+# Usage: ensure-system-deps.sh [java] [chromium] [tex] [wordnet]   (no argument: all four)
 set -u
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(java chromium tex)
+[ ${#wanted[@]} -eq 0 ] && wanted=(java chromium tex wordnet)
 missing=()
 for tool in "${wanted[@]}"; do
   case "$tool" in
@@ -16,6 +19,8 @@ for tool in "${wanted[@]}"; do
     chromium) command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
     tex) { command -v pdflatex >/dev/null 2>&1 && kpsewhich siunitx.sty >/dev/null 2>&1; } \
       || missing+=(texlive-latex-base texlive-latex-recommended texlive-science) ;;
+    wordnet) [ -f /usr/share/wordnet/data.noun ] || [ -f "${WNSEARCHDIR:-/nonexistent}/data.noun" ] \
+      || missing+=(wordnet-base) ;;
   esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -12,7 +12,6 @@ import torch
 from sklearn.metrics import classification_report
 from typer.testing import CliRunner
 
-from bench.cli import app
 from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
 from bench.metrics.report.chexbert import (
     CHEXBERT_LABELS,
@@ -31,6 +30,7 @@ from bench.metrics.report.f1chexbert import (
     f1chexbert_scores,
     f1chexbert_value,
 )
+from cxrbench.cli import app
 
 runner = CliRunner()
 LONG = " ".join(["there is a small left pleural effusion with adjacent atelectasis ."] * 60)

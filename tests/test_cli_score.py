@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from typer.testing import CliRunner
 
-from bench.cli import app
+from cxrbench.cli import app
 
 runner = CliRunner()
 LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Hernia"]

@@ -11,8 +11,8 @@ import pytest
 from pycocotools import mask as mask_utils
 from typer.testing import CliRunner
 
-from bench.cli import app
 from bench.synthetic import make_demo
+from cxrbench.cli import app
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from bench.metrics.bootstrap import bootstrap_counts, bootstrap_indices, cluster_numbers
+from bench.metrics.bootstrap import bootstrap_counts, bootstrap_indices, cluster_numbers, replicate_means
 from bench.metrics.classification import score_classification
 from bench.records import RecordError
 from bench.run.align import align
@@ -61,6 +61,18 @@ def test_a_replicate_equals_sklearn_on_the_explicitly_resampled_patients() -> No
         auc, _ = _replicates(_bucket_labels(y, s), counts[b : b + 1])
         if len(np.unique(y[rows, 0])) == 2:
             assert auc[0, 0] == pytest.approx(roc_auc_score(y[rows, 0], s[rows, 0]), abs=1e-12)
+
+
+def test_replicate_means_are_over_the_drawn_cases_not_n() -> None:
+    # The mean-of-per-case metrics (ROUGE-L, BERTScore, RadGraph, semb, RadCliQ, METEOR-NLTK) resample with it.
+    rng = np.random.default_rng(4)
+    clusters = np.repeat(np.arange(6), [1, 8, 2, 5, 1, 3])
+    values = rng.random(clusters.size)
+    drawn = bootstrap_indices(6, 40, 9)
+    explicit = [np.mean(np.concatenate([values[clusters == c] for c in row])) for row in drawn]
+    reps = replicate_means(bootstrap_counts(clusters.size, 40, 9, clusters=clusters), values)
+    np.testing.assert_allclose(reps, explicit, rtol=0, atol=1e-12)
+    assert np.isnan(replicate_means(np.zeros((1, 3), dtype=np.int32), np.ones(3)))[0]
 
 
 def test_duplicated_images_do_not_shrink_the_cluster_interval() -> None:
@@ -127,7 +139,7 @@ def test_missing_cluster_key_and_a_study_of_two_patients_are_located(tmp_path: P
 def test_cli_score_cluster_option(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from bench.cli import app
+    from cxrbench.cli import app
 
     gt, pred = _files(tmp_path, [{"patient": f"p{k // 2}"} for k in range(10)])
     out = tmp_path / "r.json"

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from bench.cli import app
 from bench.metrics.bootstrap import cluster_numbers, percentile_ci
 from bench.metrics.significance import delong_paired_test, mix, take
 from bench.run.align import align
 from bench.run.compare import compare_files, paired_auc_per_label, task_inputs
 from bench.synthetic import make_demo
+from cxrbench.cli import app
 
 # --------------------------------------------------------------------------------------------------------------
 # the paired tests exactly as compare ran them before cluster units (case bootstrap, per-case swaps), frozen here

@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ruff_clean() -> None:
-    dirs = [d for d in ("bench", "readerstudy", "leaderboards", "tests", "benchmarks") if (ROOT / d).is_dir()]
+    dirs = [
+        d
+        for d in ("bench", "readerstudy", "leaderboards", "cxrbench", "scripts", "tests", "benchmarks")
+        if (ROOT / d).is_dir()
+    ]
     ruff = Path(sys.executable).with_name("ruff")
     check = subprocess.run([str(ruff), "check", *dirs], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -22,7 +26,7 @@ def test_ruff_clean() -> None:
 def test_cli_import_is_light() -> None:
     """`cxrbench --help` must not pay for torch / evaluate / datasets / transformers imports."""
     code = (
-        "import sys, json, bench.cli, bench.run.score, bench.records;"
+        "import sys, json, cxrbench.cli, bench.cli, bench.run.score, bench.records;"
         "print(json.dumps(sorted(m for m in ('torch','evaluate','datasets','transformers','bert_score','streamlit')"
         " if m in sys.modules)))"
     )
@@ -42,7 +46,7 @@ def test_every_command_parses() -> None:
     """Each mounted command builds its option parser (catches signature mistakes in the wiring)."""
     from typer.testing import CliRunner
 
-    from bench.cli import app
+    from cxrbench.cli import app
 
     runner = CliRunner()
     commands = [

@@ -185,10 +185,10 @@ def test_score_cli_radcliq_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
     from typer.testing import CliRunner
 
     import bench.run.score as score_module
-    from bench.cli import app
     from bench.metrics.report.bertscore import bertscore, default_model_dir
     from bench.metrics.report.chexbert import ChexbertSpec, load_chexbert, run_chexbert
     from bench.metrics.report.chexbert_random import write_random_chexbert
+    from cxrbench.cli import app
 
     model_dir = default_model_dir()
     if model_dir is None:

@@ -146,6 +146,27 @@ def test_bootstrap_replicates_equal_pycocoevalcap_on_resampled_lists() -> None:
         assert reps["cider"][b] == pytest.approx(ref["cider"], abs=1e-9)
 
 
+def test_cluster_bootstrap_replicates_equal_pycocoevalcap_on_the_drawn_cases() -> None:
+    # Clusters of unequal size: a replicate of whole clusters holds more or fewer than n cases, and pycocoevalcap
+    # run on exactly those cases is the reference (CIDEr's document count is the replicate's own). Dividing by n,
+    # as the replicates once did, misses by a factor of (replicate size / n).
+    refs, hyps = _random_corpus(3, 30, vocab=15)
+    clusters = np.repeat(np.arange(8), [1, 9, 2, 5, 1, 7, 3, 2])
+    counts = bootstrap_counts(len(hyps), 4, seed=5, clusters=clusters)
+    drawn = bootstrap_indices(8, 4, seed=5)
+    assert len({int(row.sum()) for row in counts}) > 1  # replicate sizes differ
+    reps = NlgCorpus.from_tokens(refs, hyps).bootstrap(counts)
+    for b in range(4):
+        chosen = [i for c in drawn[b] for i in np.flatnonzero(clusters == c)]
+        ref = _pycoco_scores(
+            [[" ".join(t) for t in refs[i]] for i in chosen], [" ".join(hyps[i]) for i in chosen]
+        )
+        for k in range(4):
+            assert reps[f"bleu{k + 1}"][b] == pytest.approx(ref["bleu"][k], abs=1e-9)
+        assert reps["rouge_l"][b] == pytest.approx(ref["rouge_l"], abs=1e-9)
+        assert reps["cider"][b] == pytest.approx(ref["cider"], abs=1e-9)
+
+
 def test_bootstrap_with_every_case_once_gives_the_point_estimate_and_rejects_bad_shapes() -> None:
     refs, hyps = _random_corpus(7, 40)
     corpus = NlgCorpus.from_tokens(refs, hyps)

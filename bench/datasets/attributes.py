@@ -177,7 +177,7 @@ def _location_words(text: str, offset: int) -> list[tuple[int, str]]:
 def _words(text: str, offset: int) -> _Words:
     words = _Words(locations=_location_words(text, offset))
     for match in _SEVERITY_WORDS.finditer(text):
-        words.grades.append(SEVERITY_GRADES.index(match.lastgroup))  # type: ignore[arg-type]
+        words.grades.append(SEVERITY_GRADES.index(match.lastgroup))
     for match in _SIZE.finditer(text):
         factor = 10.0 if match.group(3) == "cm" else 1.0
         words.sizes_mm.append(max(float(n) for n in _NUMBER.findall(match.group(0))) * factor)

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bench.errors import BadInputError
 from bench.records import Record, write_records
 
 if TYPE_CHECKING:
     import datasets
 
 
-class LayoutError(ValueError):
+class LayoutError(BadInputError):
     """The folder does not hold the publisher's layout: names the file (and row) and the likely fix."""
 
     def __init__(self, path: str | os.PathLike[str], message: str, *, row: int | None = None, fix: str = ""):
@@ -50,6 +51,25 @@ class SplitCounts:
     # label -> (positives, negatives, unknown)
     labels: dict[str, list[int]] = field(default_factory=dict)
     box_labels: Counter[str] = field(default_factory=Counter)
+    # subgroup fields (bench/datasets/demographics.py): values seen, and publisher values the rules dropped
+    sexes: Counter[str] = field(default_factory=Counter)
+    with_age: int = 0
+    views: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def subgroup_line(self) -> str | None:
+        """'sex F 3, M 4; age on 7; view AP 2, PA 5; dropped sex 'Unknown' x1', or None without any field."""
+        if not (self.sexes or self.with_age or self.views or self.dropped):
+            return None
+        parts = [
+            "sex " + (", ".join(f"{k} {n}" for k, n in sorted(self.sexes.items())) or "none"),
+            f"age on {self.with_age}",
+            "view " + (", ".join(f"{k} {n}" for k, n in sorted(self.views.items())) or "none"),
+        ]
+        if self.dropped:
+            listed = ", ".join(f"{key} {value!r} x{n}" for (key, value), n in sorted(self.dropped.items()))
+            parts.append(f"left out (publisher value): {listed}")
+        return "; ".join(parts)
 
 
 @dataclass
@@ -69,6 +89,8 @@ class CheckReport:
                 lines.append(f"    {label}: {pos} positive, {neg} negative, {unknown} unknown")
             for label, n in sorted(counts.box_labels.items()):
                 lines.append(f"    box {label}: {n}")
+            if (subgroups := counts.subgroup_line()) is not None:
+                lines.append(f"    subgroups: {subgroups}")
         return "\n".join(lines)
 
 
@@ -79,6 +101,9 @@ class DatasetAdapter(ABC):
     title: ClassVar[str]
     tasks: ClassVar[tuple[str, ...]]
     splits: ClassVar[tuple[str, ...]]
+    # (train, validation, test) roles of the splits; validation None = none published (then a seeded hold-out).
+    # None: the first split trains and the last tests.
+    split_roles: ClassVar[tuple[str, str | None, str] | None] = None
     expected_layout: ClassVar[str]
     # How the split comes about (official file, or the seeded patient-level split shipped with cxrbench).
     split_source: ClassVar[str]
@@ -90,6 +115,18 @@ class DatasetAdapter(ABC):
     def available_splits(self, root: str | os.PathLike[str]) -> tuple[str, ...]:
         """Splits present under `root` (optional files such as a test-label CSV may be absent)."""
         return self.splits
+
+    def roles(self, root: str | os.PathLike[str], test: str | None = None) -> dict[str, str | None]:
+        """Train / val / test split names present under root (e.g. CheXpert without its test labels: the
+        validation split becomes the test split, with no separate validation)."""
+        available = self.available_splits(root)
+        train, val, default_test = self.split_roles or (available[0], None, available[-1])
+        chosen_test = test or (default_test if default_test in available else None)
+        if chosen_test is None:
+            chosen_test, val = val, None
+        if val == chosen_test or val not in available:
+            val = None
+        return {"train": train if train in available else None, "val": val, "test": chosen_test}
 
     def _check_split(self, split: str) -> None:
         if split not in self.splits:
@@ -138,24 +175,43 @@ def _count(counts: SplitCounts, record: Record) -> None:
         counts.with_masks += 1
     if record.report is not None:
         counts.with_report += 1
+    meta = record.meta or {}
+    if "sex" in meta:
+        counts.sexes[str(meta["sex"])] += 1
+    counts.with_age += "age" in meta
+    if "view" in meta and meta["view"] is not None:
+        counts.views[str(meta["view"])] += 1
+    counts.dropped.update((str(k), str(v)) for k, v in (meta.get("subgroup_dropped") or {}).items())
 
 
 DATASETS: dict[str, type[DatasetAdapter]] = {}
 
 
 def register(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
+    """Add an adapter to the registry; its tasks must be rows of the task table (bench.tasks)."""
+    from bench.tasks import TASK_NAMES
+
+    unknown = [task for task in cls.tasks if task not in TASK_NAMES]
+    if unknown:
+        raise TypeError(
+            f"dataset adapter {cls.name!r} names tasks {unknown} not in bench.tasks: {TASK_NAMES}"
+        )
+    if cls.name in DATASETS and DATASETS[cls.name].__module__ != cls.__module__:  # (a reload is the same)
+        raise TypeError(
+            f"two dataset adapters are named {cls.name!r}: {DATASETS[cls.name].__module__}, {cls.__module__}"
+        )
     DATASETS[cls.name] = cls
     return cls
 
 
-class UnknownDatasetError(KeyError):
+class UnknownDatasetError(BadInputError, KeyError):
     """No adapter of that name (a KeyError, as before; its text is the plain message, not its repr)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
-class OptionError(ValueError):
+class OptionError(BadInputError):
     """An adapter option that does not exist, or a value it does not accept: a usage error (exit status 2)."""
 
 
@@ -195,6 +251,10 @@ def _coerce_option(cls: type[DatasetAdapter], name: str, value: Any) -> Any:
 
 def get_adapter(name: str, **options: Any) -> DatasetAdapter:
     """The adapter `name` with `options` (its __init__ keywords); UnknownDatasetError / OptionError otherwise."""
+    if name not in DATASETS:  # a plugin may add it (bench.plugins)
+        from bench.plugins import load_plugins
+
+        load_plugins()
     if name not in DATASETS:
         raise UnknownDatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     cls = DATASETS[name]

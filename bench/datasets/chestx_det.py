@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
-from bench.datasets.io import clip_box, find_file, finite_numbers, image_size, read_json, relative_name
+from bench.datasets.io import clip_bbox, find_file, finite_numbers, image_size, read_json, relative_name
 from bench.datasets.vocabulary import CHESTX_DET
 from bench.metrics.segmentation import encode_mask, polygon_to_rle
 
@@ -116,6 +116,7 @@ class ChestXDet(DatasetAdapter):
     title = "ChestX-Det"
     tasks = ("localization", "segmentation", "classification")
     splits = ("train", "test")
+    split_roles = ("train", None, "test")
     split_source = "official ChestX_Det_train.json / ChestX_Det_test.json"
     expected_layout = """\
 ROOT/
@@ -144,9 +145,10 @@ class is absent: the 13 classes are annotated exhaustively). Labels: 1 if the cl
             file_name, labels, boxes, polygons = _entry(json_path, index, item)
             path = image_dir / file_name
             width, height = image_size(path)
-            record_boxes, per_class = [], {}
+            record_boxes = []
+            per_class: dict[str, list[list[float]]] = {}
             for label, box, polygon in zip(labels, boxes, polygons, strict=True):
-                record_boxes.append({"label": label, "bbox": clip_box(*box, width, height)})
+                record_boxes.append({"label": label, "bbox": clip_bbox(box, width, height)})
                 if len(polygon) >= 6:  # 3 or more points
                     per_class.setdefault(label, []).append(_clip_polygon(polygon, width, height))
             masks = {

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
+from bench.datasets.demographics import normalise
 from bench.datasets.io import clip_box, find_file, image_size, read_csv, read_lines
 from bench.datasets.vocabulary import NIH_CHESTXRAY14
 from bench.labelsets import CHESTXRAY14
@@ -16,6 +17,9 @@ FINDINGS = CHESTXRAY14
 RELEASED_SIDE = 1024  # NIH released every image at 1024x1024; BBox_List_2017 is in those pixels
 DATA_ENTRY = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 SPLIT_FILES = {"train_val": "train_val_list.txt", "test": "test_list.txt"}
+# Fact `subgroup_meta`: 'Patient Gender' (a reported Box copy says 'Patient Sex') holds M / F.
+SEX_COLUMNS = ("Patient Gender", "Patient Sex")
+SEX_CODES = {"M": "M", "F": "F"}
 FIX_IMAGES = (
     "extract images_001.tar.gz ... images_012.tar.gz under the root (images_*/images/*.png or images/*.png)"
 )
@@ -38,6 +42,7 @@ class ChestXray14(DatasetAdapter):
     title = "NIH ChestX-ray14"
     tasks = ("classification", "localization")
     splits = ("train_val", "test")
+    split_roles = ("train_val", None, "test")
     split_source = "official train_val_list.txt / test_list.txt (patient-disjoint)"
     expected_layout = """\
 ROOT/
@@ -47,7 +52,8 @@ ROOT/
   images_001/images/*.png ... images_012/images/*.png   (or images/*.png)
 Labels: the 14 findings + No Finding from 'Finding Labels' (text-mined, so 0/1, no unknowns).
 Boxes: only on images listed in BBox_List_2017 (others carry no `boxes`), scaled from 1024 px to the file's size.
-All views (PA and AP) and all follow-ups are kept."""
+All views (PA and AP) and all follow-ups are kept. meta.sex / age / view: Patient Gender, Patient Age (ages above
+120 left out), View Position."""
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -105,12 +111,19 @@ All views (PA and AP) and all follow-ups are kept."""
                         "patient": row["Patient ID"],
                         # one image per study: the README's "studies" are the images (fact `cluster_keys`)
                         "study": name,
-                        "view": row["View Position"],
                         "follow_up": row["Follow-up #"],
                         "path": path.relative_to(root).as_posix(),
-                    },
+                    }
+                    | _subgroups(row),
                 }
             )
+
+
+def _subgroups(row: dict[str, str]) -> dict[str, object]:
+    """meta.sex / age / view from Data_Entry (fact `subgroup_meta`): ages above 120 (the 2017 file's 148-414
+    typing errors) are left out and counted."""
+    sex = next((row[c] for c in SEX_COLUMNS if c in row), None)
+    return normalise(sex=sex, sex_codes=SEX_CODES, age=row.get("Patient Age"), view=row["View Position"])
 
 
 def _labels(path: Path, lineno: int, finding_labels: str) -> dict[str, float | None]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
+from bench.datasets.demographics import normalise
 from bench.datasets.io import find_file, image_size, read_csv
 from bench.datasets.vocabulary import CHEXPERT
 
@@ -29,6 +30,22 @@ SPLIT_FILES = {
 }
 # Fact `label_names`: CheXlocalize's files and the older labeller call Lung Opacity 'Airspace Opacity'.
 COLUMN_ALIASES = {"Lung Opacity": ("Airspace Opacity",)}
+# Fact `subgroup_meta`: Sex is Male / Female / Unknown; Age 0 is the placeholder of the 3 rows without an age.
+SEX_CODES = {"Male": "M", "Female": "F"}
+AGE_PLACEHOLDERS = (0,)
+
+
+def subgroups(row: dict[str, str]) -> dict[str, object]:
+    """meta.sex / age / view of one CSV row: the AP/PA cell (AP, PA, LL, RL) of a frontal image, else the
+    Frontal/Lateral cell (LATERAL); columns a file lacks are left out."""
+    view = row.get("AP/PA") or row.get("Frontal/Lateral") or None
+    return normalise(
+        sex=row.get("Sex"),
+        sex_codes=SEX_CODES,
+        age=row.get("Age"),
+        placeholder_ages=AGE_PLACEHOLDERS,
+        view=view,
+    )
 
 
 def check_label_options(uncertain: str, blank: str, no_finding: str) -> None:
@@ -127,6 +144,7 @@ class CheXpert(DatasetAdapter):
     title = "CheXpert v1.0"
     tasks = ("classification",)
     splits = ("train", "valid", "test")
+    split_roles = ("train", "valid", "test")
     split_source = "official train.csv / valid.csv (+ test_labels.csv when present)"
     expected_layout = """\
 ROOT/   (CheXpert-v1.0 or CheXpert-v1.0-small)
@@ -136,7 +154,8 @@ ROOT/   (CheXpert-v1.0 or CheXpert-v1.0-small)
 Labels: the 5 competition labels by default (labels='all' for the 14). Options (docs/datasets/chexpert.md):
 uncertain=U-Ignore (default; -1 -> null) | U-Ones | U-Zeros; blank=null (default) | negative;
 no_finding=implies_negative (default: No Finding = 1 => the others 0, Support Devices excepted) | ignore.
-All views (frontal and lateral) are kept."""
+All views (frontal and lateral) are kept. meta.sex / age / view: Sex (Unknown left out), Age (0 left out), AP/PA
+of a frontal image, LATERAL for a lateral one."""
 
     def __init__(
         self,
@@ -207,7 +226,6 @@ All views (frontal and lateral) are kept."""
             )
             patient = re.search(r"patient\d+", relative)
             study = re.search(r"patient\d+/study\d+", relative)
-            view = raw.get("AP/PA") or raw.get("Frontal/Lateral") or None
             yield Record.model_validate(
                 {
                     "id": relative,
@@ -219,10 +237,10 @@ All views (frontal and lateral) are kept."""
                         # cluster keys from the path (fact `cluster_keys`); absent, never None, if it has none
                         **({"patient": patient.group(0)} if patient else {}),
                         **({"study": study.group(0)} if study else {}),
-                        "view": view,
                         "frontal_lateral": raw.get("Frontal/Lateral"),
                         "label_rules": label_conventions(self.uncertain, self.blank, self.no_finding),
                         "path": path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path),
-                    },
+                    }
+                    | subgroups(raw),
                 }
             )

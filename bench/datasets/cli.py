@@ -15,7 +15,8 @@ from rich.table import Table
 from bench.datasets import DATASETS, DatasetAdapter, LayoutError, export_jsonl, get_adapter
 from bench.datasets.base import adapter_options
 from bench.datasets.demo import write_demo
-from bench.datasets.factsheet import count_warnings
+from bench.datasets.factsheet import count_warnings, sheet_names
+from bench.errors import report as report_error
 
 
 def option_lines(cls: type[DatasetAdapter]) -> list[str]:
@@ -38,6 +39,9 @@ def option_lines(cls: type[DatasetAdapter]) -> list[str]:
 
 def list_datasets() -> Table:
     """A rich Table of the ten adapters: name, tasks, splits (and their source), options, expected layout."""
+    from bench.plugins import load_plugins
+
+    load_plugins()  # adapters registered by plugins are listed too
     table = Table(title="cxrbench datasets", show_lines=True)
     for column in ("name", "tasks", "splits", "options (--option, default first)", "expected layout"):
         table.add_column(column, overflow="fold")
@@ -47,7 +51,8 @@ def list_datasets() -> Table:
             ", ".join(cls.tasks),
             f"{', '.join(cls.splits)}\n({cls.split_source})",
             "\n".join(option_lines(cls)) or "—",
-            cls.expected_layout + f"\nFacts and sources: docs/datasets/{name}.md",
+            cls.expected_layout
+            + (f"\nFacts and sources: docs/datasets/{name}.md" if name in sheet_names() else ""),
         )
     return table
 
@@ -63,17 +68,12 @@ def check_dataset(
     console = console or Console()
     try:
         adapter = get_adapter(name, **options)
-    except (KeyError, ValueError) as exc:  # UnknownDatasetError, OptionError
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 2
-    try:
         report = adapter.check(root)
-    except LayoutError as exc:
-        console.print(
-            f"[red]bad layout for {name}:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
-        console.print(f"expected layout:\n{adapter.expected_layout}", highlight=False, markup=False)
-        return 2
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        status = report_error(exc)
+        if isinstance(exc, LayoutError):
+            print(f"expected layout for {name}:\n{adapter.expected_layout}", file=sys.stderr)
+        return status
     console.print(report.render(), highlight=False, markup=False)
     counted = {split: counts.images for split, counts in report.splits.items()}
     for warning in count_warnings(name, counted):

@@ -98,6 +98,13 @@ def read_csv(
     return rows
 
 
+def read_patients(path: Path) -> dict[str, dict[str, str]]:
+    """MIMIC-IV hosp/patients.csv(.gz): subject_id -> its row (gender, anchor_age, anchor_year, ...)."""
+    fix = "pass MIMIC-IV's hosp/patients.csv.gz unchanged (subject_id, gender, anchor_age, anchor_year, ...)"
+    rows = read_csv(path, ["subject_id", "gender", "anchor_age", "anchor_year"], fix=fix)
+    return {row["subject_id"]: row for _, row in rows}
+
+
 def read_lines(path: Path, fix: str = "") -> list[str]:
     """Non-empty stripped lines of a (possibly gzipped) UTF-8 text file; LayoutError when unreadable."""
     return [line.strip() for line in read_text(path, fix).splitlines() if line.strip()]
@@ -184,6 +191,19 @@ def dicom_pixel_spacing(path: Path) -> tuple[float, float] | None:
     return values if all(math.isfinite(v) and v > 0 for v in values) else None
 
 
+def dicom_patient_tags(path: Path) -> tuple[str | None, str | None]:
+    """(PatientSex, PatientAge) as stored (None when the element is absent); LayoutError on a damaged file."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientSex", "PatientAge"])
+        values = [ds.get(keyword) for keyword in ("PatientSex", "PatientAge")]
+    except Exception as exc:  # pydicom raises many types on a damaged file
+        raise LayoutError(path, f"not a readable DICOM file ({exc})", fix="re-download this file") from None
+    sex, age = (None if value is None else str(value) for value in values)
+    return sex, age
+
+
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Pixels as a 2-D float32 array in [0, 1] where brighter = denser (radiograph convention).
 
@@ -234,10 +254,10 @@ def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     if not path.is_file():
         raise LayoutError(path, "mask not found", fix="extract the publisher's mask archive under the root")
     try:
-        with Image.open(path) as image:
-            image = image.convert("L")
+        with Image.open(path) as opened:
+            image = opened.convert("L")
             if size is not None and image.size != size:
-                image = image.resize(size, Image.NEAREST)
+                image = image.resize(size, Image.Resampling.NEAREST)
             return np.asarray(image) > 0
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
         raise LayoutError(path, f"not a readable mask image ({exc})", fix="re-download this file") from None
@@ -248,6 +268,12 @@ def clip_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int
     x0, x1 = sorted((min(max(x0, 0.0), width), min(max(x1, 0.0), width)))
     y0, y1 = sorted((min(max(y0, 0.0), height), min(max(y1, 0.0), height)))
     return [x0, y0, x1, y1]
+
+
+def clip_bbox(box: Sequence[float], width: int, height: int) -> list[float]:
+    """`clip_box` of an [x0, y0, x1, y1] box (checked to hold 4 numbers where it was read)."""
+    x0, y0, x1, y1 = box
+    return clip_box(x0, y0, x1, y1, width, height)
 
 
 def hashed_split(dataset: str, patient: str, fractions: dict[str, float]) -> str:

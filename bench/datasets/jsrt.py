@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
+from bench.datasets.demographics import normalise
 from bench.datasets.io import clip_box, jsrt_side, read_mask
 from bench.datasets.vocabulary import STRUCTURES
 from bench.metrics.segmentation import encode_mask
@@ -29,6 +30,18 @@ FIX = (
 # accepted for hand-arranged copies.
 SCR_PARENTS = ("scratch", "scr", ".")
 NODULE_RECORD = re.compile(r"JPCLN\d{3}\.IMG", re.IGNORECASE)
+# CNNDAT_EN.TXT (fact `cnndat_format`): image name, age, sex, 'non-nodule', separated by runs of spaces.
+NON_NODULE_RECORD = re.compile(r"(JPCNN\d{3})\.IMG[ \t]+(\S+)[ \t]+(\S+)", re.IGNORECASE)
+# Facts `clndat_format` / `cnndat_format` / `label_encoding`: sex is 'male' / 'female'; age an integer or '?'.
+SEX_CODES = {"male": "M", "female": "F"}
+
+
+def _subgroups(listed: tuple[str, str] | None) -> dict[str, object]:
+    """meta.sex / age from the clinical lists (the publisher gives no view per image)."""
+    if listed is None:
+        return {}
+    age, sex = listed
+    return normalise(sex=sex, sex_codes=SEX_CODES, age=age)
 
 
 def _fold_of(name: str) -> str:
@@ -55,26 +68,30 @@ def nodule_list_path(root: Path) -> Path | None:
     return None
 
 
-def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
-    """CLNDAT_EN.txt -> {stem: (size_mm, x, y)} with x, y in 2048-px coordinates.
-
-    Parsed by record, not by line: each record starts at its image name (JPCLNnnn.IMG), because in the file as
-    distributed some records run together on one line (fact `clndat_format`).
-    """
+def _nodule_records(root: Path) -> tuple[Path | None, list[tuple[int, list[str]]]]:
+    """CLNDAT_EN.txt split into records (line number, fields), each starting at its image name (JPCLNnnn.IMG),
+    because in the file as distributed some records run together on one line (fact `clndat_format`)."""
     path = nodule_list_path(root)
     if path is None:
-        return {}
+        return None, []
     text = path.read_bytes().decode("latin-1")
     starts = [m.start() for m in NODULE_RECORD.finditer(text)]
     if not starts:
         raise LayoutError(
             path, "no JPCLNnnn.IMG record found", row=1, fix="use the JSRT nodule list unchanged"
         )
-    nodules: dict[str, tuple[float, float, float]] = {}
+    records = []
     for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
-        record = text[start:end]
         lineno = len(text[:start].splitlines()) + 1  # the file separates records with CR
-        fields = record.split()  # the first seven fields never hold spaces; later ones may
+        records.append((lineno, text[start:end].split()))  # the first seven fields never hold spaces
+    return path, records
+
+
+def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
+    """CLNDAT_EN.txt -> {stem: (size_mm, x, y)} with x, y in 2048-px coordinates (parsed record by record)."""
+    path, records = _nodule_records(root)
+    nodules: dict[str, tuple[float, float, float]] = {}
+    for lineno, fields in records:
         try:
             stem = fields[0][:8].upper()
             values = (float(fields[2]), float(fields[5]), float(fields[6]))
@@ -82,7 +99,7 @@ def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
                 raise ValueError("size or position out of range")
         except (IndexError, ValueError):
             raise LayoutError(
-                path,
+                path or root,
                 f"record {' '.join(fields)[:60]!r} is not 'file, subtlety, size mm (0-200), age, sex, x, y "
                 f"(pixels, 0-{ORIGINAL_SIDE}), ...'",
                 row=lineno,
@@ -90,10 +107,37 @@ def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
             ) from None
         if stem in nodules:
             raise LayoutError(
-                path, f"{stem} is listed twice", row=lineno, fix="use the JSRT nodule list unchanged"
+                path or root, f"{stem} is listed twice", row=lineno, fix="use the JSRT nodule list unchanged"
             )
         nodules[stem] = values
     return nodules
+
+
+def non_nodule_list_path(root: Path) -> Path | None:
+    """CNNDAT_EN.TXT beside CLNDAT_EN.txt (the extension's case varies, fact `layout`)."""
+    for folder in (
+        root / "Clinical_Information",
+        root / "Clinical_Information" / "Clinical_Information",
+        root,
+    ):
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name.upper() == "CNNDAT_EN.TXT" and entry.is_file():
+                    return entry
+    return None
+
+
+def read_demographics(root: Path) -> dict[str, tuple[str, str]]:
+    """{stem: (age, sex)} as written in CLNDAT_EN.txt (fields 4 and 5) and CNNDAT_EN.TXT (fields 2 and 3);
+    images of a missing list are absent (the lists are optional)."""
+    _, records = _nodule_records(root)
+    found = {fields[0][:8].upper(): (fields[3], fields[4]) for _, fields in records if len(fields) > 4}
+    path = non_nodule_list_path(root)
+    if path is not None:
+        text = path.read_bytes().decode("latin-1")
+        for match in NON_NODULE_RECORD.finditer(text):
+            found[match.group(1).upper()] = (match.group(2), match.group(3))
+    return found
 
 
 @register
@@ -102,15 +146,18 @@ class JSRT(DatasetAdapter):
     title = "JSRT + SCR masks"
     tasks = ("segmentation", "localization", "classification")
     splits = ("fold1", "fold2")
+    split_roles = ("fold1", None, "fold2")
     split_source = "SCR's official two folds (odd / even image numbers)"
     expected_layout = """\
 ROOT/
   All247images/JPCLN001.IMG ... JPCNN093.IMG   (2048x2048, 12-bit in big-endian 16-bit words, no header)
   Clinical_Information/CLNDAT_EN.txt            (nodule list, or at the root; optional: without it no boxes)
+  Clinical_Information/CNNDAT_EN.TXT            (non-nodule list; optional: age and sex of the JPCNN images)
   scratch/fold1/masks/{left lung,right lung,heart,left clavicle,right clavicle}/*.gif  (and scratch/fold2/...,
       as the SCR archive unpacks; scr/fold1/..., fold1/masks/... or masks/... are accepted too)
 Masks: the five SCR structures. Label Nodule: JPCLN (1) vs JPCNN (0). Boxes: the listed nodule on JPCLN images
-(CLNDAT_EN.txt read record by record; a JPCLN image without a record is an error)."""
+(CLNDAT_EN.txt read record by record; a JPCLN image without a record is an error). meta.sex / age: CLNDAT_EN.txt
+and CNNDAT_EN.TXT (age '?' left out)."""
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -137,6 +184,7 @@ Masks: the five SCR structures. Label Nodule: JPCLN (1) vs JPCNN (0). Boxes: the
                     f"read {len(nodules)} records, JSRT has 154",
                     fix="use the JSRT nodule list unchanged (CLNDAT_EN.txt, 154 records)",
                 )
+        demographics = read_demographics(root)
         for path in sorted(image_dir.glob("JPC*.IMG")):
             if _fold_of(path.stem) != split:
                 continue
@@ -180,6 +228,7 @@ Masks: the five SCR structures. Label Nodule: JPCLN (1) vs JPCNN (0). Boxes: the
                     "labels": {"Nodule": float(is_nodule)},
                     "boxes": boxes,
                     "masks": masks,
-                    "meta": {"dataset": self.name, "split": split, "path": path.relative_to(root).as_posix()},
+                    "meta": {"dataset": self.name, "split": split, "path": path.relative_to(root).as_posix()}
+                    | _subgroups(demographics.get(path.stem.upper())),
                 }
             )

@@ -20,7 +20,8 @@ from bench.datasets.chexpert import (
     label_conventions,
     study_labels,
 )
-from bench.datasets.io import find_file, read_csv
+from bench.datasets.demographics import normalise
+from bench.datasets.io import find_file, read_csv, read_patients
 from bench.datasets.mimic_sections import SECTION_RULES, SectionRule, report_text
 from bench.datasets.vocabulary import MIMIC_CXR
 
@@ -32,12 +33,28 @@ FIX = (
 )
 
 
+SEX_CODES = {"F": "F", "M": "M"}  # MIMIC-IV patients.gender (fact `subgroup_meta`)
+
+
+def _subgroups(meta: dict[str, str], patient: dict[str, str] | None) -> dict[str, object]:
+    """meta.view from ViewPosition; with MIMIC-IV's patients row, meta.sex from gender and meta.age at the study:
+    anchor_age + (StudyDate's shifted year - anchor_year), both years shifted alike (fact `subgroup_meta`)."""
+    sex = age = None
+    if patient is not None:
+        sex = patient["gender"]
+        year = meta.get("StudyDate", "")[:4]
+        if year.isdigit() and patient["anchor_age"].isdigit() and patient["anchor_year"].isdigit():
+            age = str(int(patient["anchor_age"]) + int(year) - int(patient["anchor_year"]))
+    return normalise(sex=sex, sex_codes=SEX_CODES, age=age, view=meta["ViewPosition"])
+
+
 @register
 class MimicCXR(DatasetAdapter):
     name = "mimic-cxr"
     title = "MIMIC-CXR-JPG 2.x + reports"
-    tasks = ("report_generation", "classification", "attributes")
+    tasks = ("report", "classification", "attributes")
     splits = ("train", "validate", "test")
+    split_roles = ("train", "validate", "test")
     split_source = "official mimic-cxr-2.0.0-split.csv"
     expected_layout = """\
 ROOT/
@@ -50,7 +67,9 @@ One record per image (all views kept). Labels: the study's 14 CheXpert-labeller 
 Report: sections=findings_impression (default: FINDINGS and IMPRESSION, else the official fallbacks: last
 paragraph, comparison) | impression (the official MIMIC-CXR section choice) | findings; sections as the MIMIC-CXR
 authors' section_parser.py defines them; meta["report_rule"] names the rule that produced each report.
-Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size).
+Width/height come from the metadata Rows/Columns (the JPGs keep the DICOM size). meta.view: ViewPosition.
+Option patients=PATH (MIMIC-IV hosp/patients.csv.gz): meta.sex (gender) and meta.age (anchor_age + StudyDate
+year - anchor_year); without it records carry no sex or age (MIMIC-CXR-JPG has none).
 Attributes: meta["attributes"] = {finding: {"location": [...], "severity": mild|moderate|severe|null,
 "size_mm": float|null}} for each CheXpert finding the FINDINGS/IMPRESSION text states positively or hedged
 (negated mentions carry none; null when the study has no report). Location terms: right, left, bilateral,
@@ -67,6 +86,7 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
         sections: SectionRule = "findings_impression",
         require_reports: bool = True,
         attributes: bool = True,
+        patients: str = "",
     ):
         check_label_options(uncertain, blank, no_finding)
         if sections not in SECTION_RULES:
@@ -78,6 +98,10 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
         self.require_reports = require_reports
         # ~1 ms per report (227k studies: a few minutes once); False leaves meta["attributes"] out.
         self.attributes = attributes
+        # MIMIC-CXR-JPG has no sex or age: MIMIC-IV's hosp/patients.csv(.gz) does (fact `subgroup_meta`).
+        if patients and not Path(patients).is_file():
+            raise ValueError(f"patients={patients!r}: file not found (MIMIC-IV hosp/patients.csv or .csv.gz)")
+        self.patients = patients
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -107,6 +131,7 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
             for lineno, row in read_csv(meta_path, [*ids, "ViewPosition", "Rows", "Columns"])
         }
         attributes_by_study: dict[str, dict | None] = {}
+        patients = read_patients(Path(self.patients)) if self.patients else {}
         for lineno, row in split_rows:
             dicom_id, study, subject = row["dicom_id"], row["study_id"], row["subject_id"]
             if dicom_id not in metadata:
@@ -162,12 +187,12 @@ severe (the highest stated). Words count in the mention's sentence, clause and c
                         "split": split,
                         "patient": subject,
                         "study": study,
-                        "view": meta["ViewPosition"] or None,
                         "label_rules": label_rules,
                         "report_sections": self.sections,
                         "report_rule": report_rule,
                         "path": path.relative_to(root).as_posix(),
                     }
+                    | _subgroups(meta, patients.get(subject))
                     | ({"attributes": attributes_by_study.get(study)} if self.attributes else {}),
                 }
             )

@@ -116,7 +116,7 @@ def report_text(text: str, study: str, rule: str = "findings_impression") -> tup
     by_name, by_range = _custom_rules()
     if study in by_range:
         begin, end = by_range[study]
-        body = " ".join(text[begin:end].split())
+        body: str | None = " ".join(text[begin:end].split())
         return (body or None), "official custom range"
     sections = split_sections(text)
     if study in by_name and rule != "findings":

@@ -27,6 +27,7 @@ class Montgomery(DatasetAdapter):
     title = "NLM Montgomery County TB set"
     tasks = ("classification", "segmentation")
     splits = ("train", "val", "test")
+    split_roles = ("train", "val", "test")
     split_source = (
         "seeded patient-level split shipped with cxrbench (splits/montgomery.json; no official split)"
     )

@@ -13,42 +13,44 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets.base import LayoutError
+from bench.datasets.demographics import normalise
 from bench.datasets.io import image_size, shipped_split, split_of
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 
 
 # ClinicalReadings first lines (facts `clinical_readings_format`). Montgomery: "Patient's Sex: F " then
-# "Patient's Age: 027Y". Shenzhen: "<sex> <age><unit>" in many spellings: 'male 45yrs', 'Female 38yrs',
-# 'femal 32yrs', 'female24yrs', 'male , 29yrs', 'male 42', 'male 16month', 'female 64days'.
+# "Patient's Age: 027Y" (a DICOM age string). Shenzhen: "<sex> <age><unit>" in many spellings: 'male 45yrs',
+# 'Female 38yrs', 'femal 32yrs', 'female24yrs', 'male , 29yrs', 'male 42', 'male 16month', 'female 64days'.
 MONTGOMERY_SEX = re.compile(r"^patient'?s\s+sex\s*:\s*([MFO])\b", re.IGNORECASE)
-MONTGOMERY_AGE = re.compile(r"^patient'?s\s+age\s*:\s*(\d{1,3})\s*Y", re.IGNORECASE)
+MONTGOMERY_AGE = re.compile(r"^patient'?s\s+age\s*:\s*(\d{1,3}\s*[DWMY])", re.IGNORECASE)
 SHENZHEN_FIRST = re.compile(r"^(female|femal|male)\s*,?\s*(\d{1,3}(?!\d))?\s*([a-z]*)", re.IGNORECASE)
-AGE_UNITS_PER_YEAR = {"": 1, "y": 1, "yr": 1, "yrs": 1, "year": 1, "years": 1, "month": 12, "months": 12}
-AGE_UNITS_PER_YEAR |= {"day": 365, "days": 365}
+# Shenzhen's age units as DICOM age-string units (years, months, days); another unit leaves the age out.
+AGE_UNITS = {"": "Y", "y": "Y", "yr": "Y", "yrs": "Y", "year": "Y", "years": "Y", "month": "M", "months": "M"}
+AGE_UNITS |= {"day": "D", "days": "D"}
+# 'O' (other: once, MCUCXR_0080_0) carries no meta.sex; it is counted in meta.subgroup_dropped.
+SEX_CODES = {"M": "M", "F": "F", "male": "M", "female": "F", "femal": "F"}
 
 
 def reading(path: Path) -> dict[str, Any]:
-    """ClinicalReadings/<stem>.txt -> {sex: M|F|O|None, age: whole years|None, reading: the text after the header}.
-
-    Ages given in months or days (Shenzhen infants) are floored to whole years; an unknown unit leaves age None.
-    """
+    """ClinicalReadings/<stem>.txt -> {sex: M|F, age: years, reading: the text after the header} (see
+    bench/datasets/demographics.py: absent keys, months and days as fractional years, dropped values)."""
     if not path.is_file():
         return {}
     lines = [line.strip() for line in path.read_bytes().decode("latin-1").splitlines() if line.strip()]
     sex: str | None = None
-    age: int | None = None
+    age: str | None = None
     rest = lines
     if lines and (match := MONTGOMERY_SEX.match(lines[0])):
-        sex, rest = match.group(1).upper(), lines[1:]
+        sex, rest = match.group(1), lines[1:]
         if rest and (match := MONTGOMERY_AGE.match(rest[0])):
-            age, rest = int(match.group(1)), rest[1:]
+            age, rest = match.group(1), rest[1:]
     elif lines and (match := SHENZHEN_FIRST.match(lines[0])):
-        sex, rest = match.group(1)[0].upper(), lines[1:]
-        per_year = AGE_UNITS_PER_YEAR.get(match.group(3).lower())
-        if match.group(2) is not None and per_year is not None:
-            age = int(match.group(2)) // per_year
-    return {"sex": sex, "age": age, "reading": " ".join(rest) or None}
+        sex, rest = match.group(1), lines[1:]
+        if match.group(2) is not None:
+            unit = AGE_UNITS.get(match.group(3).lower())
+            age = f"{match.group(2)}{unit}" if unit else f"{match.group(2)}{match.group(3)}"
+    return normalise(sex=sex, sex_codes=SEX_CODES, age=age) | {"reading": " ".join(rest) or None}
 
 
 # Folders the releases unpack into above CXR_png/ (facts `layout`): the NLM zips, the NLM data site, Kaggle mirrors

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
-from bench.datasets.io import clip_box, find_file, image_size, read_csv
+from bench.datasets.io import clip_bbox, find_file, image_size, read_csv
 
 # Header variants (fact `csv_columns`): the data files say image_name,annotation; the README's example
 # image_path,annotation and an early README annotations.
@@ -64,6 +64,7 @@ class ObjectCXR(DatasetAdapter):
     title = "object-CXR"
     tasks = ("classification", "localization")
     splits = ("train", "dev")
+    split_roles = ("train", None, "dev")  # no public test labels: the official dev split is the test split
     split_source = (
         "official train / dev (the challenge test labels are not public: dev serves as the test set)"
     )
@@ -86,13 +87,15 @@ froc.py does."""
         header = list(rows[0][1]) if rows else []
         name_column = next((c for c in NAME_COLUMNS if c in header), None)
         annotation_column = next((c for c in ANNOTATION_COLUMNS if c in header), None)
-        if rows and (name_column is None or annotation_column is None):
-            raise LayoutError(
-                csv_path,
-                f"expected columns image_name (or image_path) and annotation (or annotations); the header has {header}",
-                row=1,
-                fix=FIX,
-            )
+        if name_column is None or annotation_column is None:
+            if rows:
+                raise LayoutError(
+                    csv_path,
+                    f"expected columns image_name (or image_path) and annotation (or annotations); the header has {header}",
+                    row=1,
+                    fix=FIX,
+                )
+            return  # an empty csv: no records
         for lineno, row in rows:
             image_name = Path(row[name_column]).name  # image_path variants hold '/path/#####.jpg'
             path = root / split / image_name
@@ -104,7 +107,7 @@ froc.py does."""
                     "image": {"width": width, "height": height},
                     "labels": {"Foreign Object": float(bool(objects))},
                     "boxes": [
-                        {"label": "Foreign Object", **o, "bbox": clip_box(*o["bbox"], width, height)}
+                        {"label": "Foreign Object", **o, "bbox": clip_bbox(o["bbox"], width, height)}
                         for o in objects
                     ],
                     "meta": {"dataset": self.name, "split": split, "path": path.relative_to(root).as_posix()},

@@ -23,6 +23,7 @@ class Shenzhen(DatasetAdapter):
     title = "NLM Shenzhen (China) TB set"
     tasks = ("classification", "segmentation")
     splits = ("train", "val", "test")
+    split_roles = ("train", "val", "test")
     split_source = (
         "seeded patient-level split shipped with cxrbench (splits/shenzhen.json; no official split)"
     )

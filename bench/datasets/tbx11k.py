@@ -79,6 +79,7 @@ class TBX11K(DatasetAdapter):
     title = "TBX11K"
     tasks = ("classification", "localization")
     splits = ("train", "val")
+    split_roles = ("train", None, "val")  # no public test labels: the official val split is the test split
     split_source = "official TBX11K_train / TBX11K_val (the test labels are withheld by the publisher)"
     expected_layout = """\
 ROOT/

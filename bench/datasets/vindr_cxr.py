@@ -19,11 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets.base import DatasetAdapter, LayoutError, register
-from bench.datasets.io import clip_box, dicom_pixel_spacing, image_size, read_csv
+from bench.datasets.demographics import normalise
+from bench.datasets.io import clip_bbox, dicom_patient_tags, dicom_pixel_spacing, image_size, read_csv
 from bench.datasets.vocabulary import VINDR_CXR
 
 FUSION_IOU = 0.5
 MIN_READERS = 2
+# Fact `subgroup_meta`: the DICOM header keeps (0010,0040) Patient's Sex and (0010,1010) Patient's Age only;
+# 'O' (other) and blanks carry no sex, a blank age no age. No view or site tag is kept.
+SEX_CODES = {"M": "M", "F": "F"}
 FIX = "download VinDr-CXR 1.0 from PhysioNet and pass its top folder (train/, test/, annotations/)"
 
 
@@ -56,6 +60,7 @@ class VinDrCXR(DatasetAdapter):
     title = "VinDr-CXR 1.0"
     tasks = ("localization", "classification")
     splits = ("train", "test")
+    split_roles = ("train", None, "test")
     split_source = "official train / test folders"
     expected_layout = """\
 ROOT/
@@ -63,7 +68,8 @@ ROOT/
   annotations/annotations_{train,test}.csv    (image_id, rad_id, class_name, x_min, y_min, x_max, y_max)
   annotations/image_labels_{train,test}.csv   (image_id, [rad_id,] 28 label columns 0/1)
 Train: 3 readers per image, fused (label: >= 2 of 3 readers; boxes: IoU >= 0.5 clusters with >= 2 readers,
-averaged). Test: the published 5-reader consensus, as is. Boxes in DICOM pixel coordinates."""
+averaged). Test: the published 5-reader consensus, as is. Boxes in DICOM pixel coordinates.
+meta.sex / age: the DICOM Patient's Sex (O left out) and Patient's Age (e.g. 045Y -> 45); no view tag is kept."""
 
     def records(self, root: str | os.PathLike[str], split: str) -> Iterator:
         from bench.records import Record
@@ -115,8 +121,9 @@ averaged). Test: the published 5-reader consensus, as is. Boxes in DICOM pixel c
             record_boxes = []
             for label, items in boxes.get(image_id, {}).items():
                 fused = fuse_boxes(items) if readers >= 3 else [coords for _, coords in items]
-                record_boxes += [{"label": label, "bbox": clip_box(*b, width, height)} for b in fused]
+                record_boxes += [{"label": label, "bbox": clip_bbox(b, width, height)} for b in fused]
             spacing = dicom_pixel_spacing(path)
+            sex, age = dicom_patient_tags(path)
             yield Record.model_validate(
                 {
                     "id": image_id,
@@ -128,6 +135,7 @@ averaged). Test: the published 5-reader consensus, as is. Boxes in DICOM pixel c
                         "split": split,
                         "readers": readers,
                         "path": path.relative_to(root).as_posix(),
-                    },
+                    }
+                    | normalise(sex=sex, sex_codes=SEX_CODES, age=age),
                 }
             )

@@ -92,9 +92,9 @@ def attribute_items(
     index = {c: k for k, c in enumerate(classes)}
     true = np.zeros((len(truths), len(classes)), dtype=bool)
     guess = np.zeros_like(true)
-    for row, (t, p) in enumerate(zip(truths, guesses, strict=True)):
-        true[row, [index[c] for c in t]] = True
-        guess[row, [index[c] for c in p if c in index]] = True
+    for row, (truth, guessed) in enumerate(zip(truths, guesses, strict=True)):
+        true[row, [index[c] for c in truth]] = True
+        guess[row, [index[c] for c in guessed if c in index]] = True
     return AttributeItems(
         case=np.asarray(cases, dtype=np.int64),
         true=true,

@@ -53,6 +53,17 @@ def bootstrap_counts(
     return counts
 
 
+def replicate_means(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(B,) mean of the per-case `values` over each replicate's drawn cases, `counts` @ values / `counts`.sum(1).
+
+    A cluster bootstrap draws whole clusters, so a replicate need not hold n cases (nor does a subgroup's share of
+    a replicate): dividing by n would pull every replicate mean towards the size of its draw. With an image-level
+    bootstrap each row sums to n, and this is the plain mean. NaN for a replicate without cases."""
+    weights = np.asarray(counts, dtype=np.float64)
+    sizes = weights.sum(axis=1)
+    return np.divide(weights @ values, sizes, out=np.full(sizes.shape, np.nan), where=sizes > 0)
+
+
 def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
     """Percentile interval over replicates (NaN replicates dropped); None when none is finite."""
     reps = np.asarray(replicates, dtype=float)

@@ -39,9 +39,10 @@ from bench.metrics.calibration_replicates import (
     calibration_replicates,
 )
 from bench.metrics.types import MetricValue, TaskResult
+from bench.tasks import CALIBRATION_FAMILIES
 
 __all__ = ["BINNINGS", "add_calibration", "calibration_replicates", "score_calibration"]
-METRICS = ("brier", "ece", "calibration_slope", "calibration_intercept")
+METRICS = CALIBRATION_FAMILIES  # the metric names, declared with their directions in the task table
 _NOT_PROBABILITIES = "scores outside [0, 1] are not probabilities"
 SKIP_BINARY = (
     "every predicted score is 0 or 1 (e.g. parsed text answers): hard labels are not probabilities, so "
@@ -155,29 +156,31 @@ def score_calibration(
         values = np.full(len(label_names), np.nan)
         reps = np.full((max(n_boot, 1), len(label_names)), np.nan)
         for j, name in enumerate(label_names):
-            usable = point[j] is not None and not reasons.get(name, "").startswith(_NOT_PROBABILITIES)
-            if usable:
-                values[j] = point[j][metric][0]
-                if boot[j] is not None:
-                    reps[:, j] = boot[j][metric]
+            point_j, boot_j = point[j], boot[j]
+            usable = False
+            if point_j is not None and not reasons.get(name, "").startswith(_NOT_PROBABILITIES):
+                usable = True
+                values[j] = point_j[metric][0]
+                if boot_j is not None:
+                    reps[:, j] = boot_j[metric]
             per_label[metric][name] = _finite_or_none(values[j])
             per_label_ci[metric][name] = _ci(reps[:, j]) if n_boot > 0 and usable else None
         macro = values[in_macro]
         macro = macro[np.isfinite(macro)]
         ci = percentile_ci(_nanmean_rows(reps[:, in_macro])) if n_boot > 0 and macro.size else None
         metrics[f"{metric}_macro"] = MetricValue(float(macro.mean()) if macro.size else None, ci)
-    for j, name in enumerate(label_names):
-        if point[j] is None or reasons.get(name, "").startswith(_NOT_PROBABILITIES):
+    for name, point_j, boot_j in zip(label_names, point, boot, strict=True):
+        if point_j is None or reasons.get(name, "").startswith(_NOT_PROBABILITIES):
             continue
-        reliability[name] = _reliability(point[j], boot[j])
+        reliability[name] = _reliability(point_j, boot_j)
     notes: dict[str, Any] = {"calibration_labels_not_in_macro": reasons, "reliability_diagram": reliability}
     if n_boot > 0:
         notes["per_label_ci95"] = per_label_ci
         notes["calibration_replicates_undefined"] = {
             m: {
-                name: int(np.isnan(boot[j][m]).sum())
-                for j, name in enumerate(label_names)
-                if boot[j] is not None and in_macro[j] and np.isnan(boot[j][m]).any()
+                name: int(np.isnan(boot_j[m]).sum())
+                for name, boot_j, counted in zip(label_names, boot, in_macro, strict=True)
+                if boot_j is not None and counted and np.isnan(boot_j[m]).any()
             }
             for m in ("calibration_slope", "calibration_intercept")
         }

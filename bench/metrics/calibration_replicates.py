@@ -163,6 +163,10 @@ def _logistic_fit(
     return params
 
 
+def _finite_or_unit(start: np.ndarray) -> np.ndarray:
+    return start if np.isfinite(start).all() else _UNIT
+
+
 def _label_statistics(
     label: _Label,
     counts: np.ndarray,
@@ -227,11 +231,9 @@ def calibration_replicates(
         # Newton starts at the full sample's estimates (a, b), else at perfect calibration (0, 1).
         ones = np.ones((1, y_true.shape[0]), np.int64)
         full = _label_statistics(label, ones, binning, n_bins, fixed_inner, (_UNIT, _UNIT))
-        starts = (
-            np.array([full["fit_slope"][0, 0], full["fit_slope"][0, 1]]),
-            np.array([full["fit_intercept"][0, 0], 1.0]),
-        )
-        starts = tuple(s if np.isfinite(s).all() else _UNIT for s in starts)
+        slope_start = np.array([full["fit_slope"][0, 0], full["fit_slope"][0, 1]])
+        intercept_start = np.array([full["fit_intercept"][0, 0], 1.0])
+        starts = (_finite_or_unit(slope_start), _finite_or_unit(intercept_start))
         block = max(1, _BLOCK_BYTES // (8 * label.rows.size))
         parts = [
             _label_statistics(label, counts[b0 : b0 + block], binning, n_bins, fixed_inner, starts)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
+from bench.metrics.bootstrap import bootstrap_counts, percentile_ci, replicate_means
 from bench.metrics.types import MetricValue, TaskResult
 
 REPORT_METRICS = (
@@ -53,6 +53,7 @@ def score_report(
     bertscore_idf: bool = False,
     bertscore_baseline: str | None = None,
     run_meteor: bool = True,
+    run_meteor_nltk: bool = False,
     clusters: np.ndarray | None = None,
     per_case: dict[str, np.ndarray] | None = None,
 ) -> TaskResult:
@@ -87,6 +88,17 @@ def score_report(
             notes["unavailable"]["meteor"] = result.reason
     else:
         notes["unavailable"]["meteor"] = "not requested (--no-meteor)"
+    if run_meteor_nltk:  # opt-in: the key exists only when asked for (bench.metrics.report.meteor_nltk)
+        from bench.metrics.report.meteor_nltk import meteor_nltk, meteor_nltk_bootstrap
+
+        scored = meteor_nltk(list(refs), list(hyps))
+        metrics["meteor_nltk"] = MetricValue(None, None)
+        if scored.reason is not None:
+            notes["unavailable"]["meteor_nltk"] = scored.reason
+        elif scored.value is not None and scored.per_case is not None:
+            reps = meteor_nltk_bootstrap(scored.per_case, counts) if counts is not None else None
+            metrics["meteor_nltk"] = _metric(scored.value, reps)
+            conventions["meteor_nltk"] = scored.conventions
 
     for key in ("rouge_l", "cider"):
         metrics[key] = _metric(nlg[key], nlg_reps.get(key))
@@ -111,7 +123,7 @@ def score_report(
             idf=bertscore_idf,
             baseline_path=bertscore_baseline,
         )
-        reps = counts.astype(np.float64) @ per_case_f1 / n if counts is not None else None
+        reps = replicate_means(counts, per_case_f1) if counts is not None else None
         metrics["bertscore_f1"] = _metric(f1, reps)
         if per_case is not None:
             per_case["bertscore_f1"] = per_case_f1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from pycocotools import mask as coco_mask
@@ -19,11 +20,12 @@ from scipy.spatial import cKDTree
 
 from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
 from bench.metrics.types import MetricValue, TaskResult
+from bench.tasks import OPTIONS
 
 Rle = dict
 Spacing = tuple[float, float]
 
-EMPTY_RULES = ("exclude", "one")
+EMPTY_RULES = OPTIONS["empty_rule"].choices
 HD95_ONE_EMPTY_RULES = ("exclude", "diagonal")
 
 # Per-image status codes.
@@ -143,11 +145,11 @@ class PerImageScores:
 def _prepared(rle: object, structure: str, index: int, role: str) -> tuple[Rle, tuple[int, int]]:
     """Checked RLE (uncompressed list counts are compressed) and its (H, W)."""
     try:
-        rle = _checked_rle(rle)
-        height, width = int(rle["size"][0]), int(rle["size"][1])
-        if isinstance(rle["counts"], list):
-            rle = coco_mask.frPyObjects(rle, height, width)
-        return rle, (height, width)
+        checked = _checked_rle(rle)
+        height, width = int(checked["size"][0]), int(checked["size"][1])
+        if isinstance(checked["counts"], list):
+            checked = coco_mask.frPyObjects(checked, height, width)
+        return checked, (height, width)
     except (ValueError, TypeError, IndexError) as err:
         raise ValueError(f"structure {structure!r}, image {index}: bad {role} RLE ({err})") from err
 
@@ -200,6 +202,7 @@ def segmentation_per_image(
                     hd_mm[i] = float(np.hypot(height * px_spacing[0], width * px_spacing[1]))
             continue
         status[i] = BOTH_PRESENT
+        assert pred_rle is not None  # pred_area > 0
         if gt_rle["counts"] == pred_rle["counts"]:
             inter = gt_area
         else:
@@ -213,7 +216,7 @@ def segmentation_per_image(
             if mm is not None:
                 hd_mm[i] = mm
     annotated = status != NOT_ANNOTATED
-    has_mm = spacing is not None and all(spacing[i] is not None for i in np.flatnonzero(annotated))
+    has_mm = spacing is not None and all(spacing[int(i)] is not None for i in np.flatnonzero(annotated))
     if not hd95:
         hd_px[:] = np.nan
     return PerImageScores(status, dice, iou, hd_px, hd_mm if (hd95 and has_mm) else None)
@@ -265,7 +268,8 @@ def _mean_over_structures(
     mean = float(np.mean([means[i] for i in defined]))
     if replicates[defined[0]] is None:
         return mean, None
-    stacked = np.stack([replicates[i] for i in defined])
+    # one `counts` serves every structure, so a defined mean has replicates whenever the first one does
+    stacked = np.stack(cast(list[np.ndarray], [replicates[i] for i in defined]))
     finite = np.isfinite(stacked)
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = np.where(finite, stacked, 0.0).sum(axis=0) / finite.sum(axis=0)
@@ -335,11 +339,12 @@ def score_segmentation(
             "hd95_mm": scores.hd95_mm,
         }
         for name in metric_names:
-            if values[name] is None:  # hd95_mm without spacing for every annotated image
+            value = values[name]
+            if value is None:  # hd95_mm without spacing for every annotated image
                 structure_means[name].append(None)
                 structure_reps[name].append(None)
                 continue
-            mean, reps = _mean_and_replicates(values[name], counts)
+            mean, reps = _mean_and_replicates(value, counts)
             structure_means[name].append(mean)
             structure_reps[name].append(reps)
             per_label[name][structure] = mean

@@ -25,6 +25,10 @@ __all__ = ["MODEL_KINDS", "TASKS", "ModelAdapter", "Sample", "TaskSpec", "load_m
 
 def load_model(spec: str, **options: Any) -> ModelAdapter:
     kind, sep, target = spec.partition(":")
+    if kind not in MODEL_KINDS:  # a plugin may add it (bench.plugins)
+        from bench.plugins import load_plugins
+
+        load_plugins()
     if not sep or kind not in MODEL_KINDS or not target:
         raise ValueError(f"model spec {spec!r} is not one of " + ", ".join(f"{k}:PATH" for k in MODEL_KINDS))
     module_name, class_name = MODEL_KINDS[kind].split(":")

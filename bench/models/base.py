@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BadInputError
 from bench.records import Record
+from bench.tasks import MODEL_TASKS
 
-TASKS = ("classification", "localization", "segmentation", "report")
+TASKS = MODEL_TASKS  # the tasks a model answers (bench.tasks)
 
 
 @dataclass
@@ -55,6 +57,4 @@ class ModelAdapter(ABC):
         self, train: list[Sample], val: list[Sample], spec: TaskSpec, *, seed: int, **options: Any
     ) -> dict[str, Any]:
         """Fine-tune on `train` with validation-based early stopping; returns a training log for the manifest."""
-        raise NotImplementedError(
-            f"{type(self).__name__} cannot train: pass fine-tuned predictions as a file"
-        )
+        raise BadInputError(f"{type(self).__name__} cannot train: pass fine-tuned predictions as a file")

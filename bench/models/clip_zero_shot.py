@@ -97,9 +97,9 @@ class ClipPromptSet:
                     f"{origin['label_prompts']}: {where} must be a mapping with exactly the keys "
                     "positive, negative"
                 )
-            per_label[label] = tuple(
-                _templates(pair[side], f"{where}.{side}", origin["label_prompts"], max_slots=1)
-                for side in ("positive", "negative")
+            per_label[label] = (
+                _templates(pair["positive"], f"{where}.positive", origin["label_prompts"], max_slots=1),
+                _templates(pair["negative"], f"{where}.negative", origin["label_prompts"], max_slots=1),
             )
         return cls(
             positive=_templates(merged["positive"], "positive", origin["positive"]),
@@ -237,8 +237,8 @@ class ClipZeroShotModel(ModelAdapter):
                 f"clip:{self.root}: no processor could be loaded from the folder ({type(exc).__name__}); "
                 "save the model's processor (image processor + tokenizer) into it with save_pretrained"
             ) from None
-        self.image_processor = getattr(processor, "image_processor", None)
-        self.tokenizer = getattr(processor, "tokenizer", None)
+        self.image_processor: Any = getattr(processor, "image_processor", None)
+        self.tokenizer: Any = getattr(processor, "tokenizer", None)
         if self.image_processor is None or self.tokenizer is None:
             raise ValueError(
                 f"clip:{self.root}: {type(processor).__name__} has no image processor and tokenizer pair; a "
@@ -251,7 +251,7 @@ class ClipZeroShotModel(ModelAdapter):
         if self.siglip:
             length = min(SIGLIP_TEXT_LENGTH, self.max_text_tokens or SIGLIP_TEXT_LENGTH)
             self.text_padding: dict[str, Any] = {"padding": "max_length", "max_length": length}
-            self.text_inputs = ("input_ids",)
+            self.text_inputs: tuple[str, ...] = ("input_ids",)
         else:
             self.text_padding = {"padding": True}
             self.text_inputs = ("input_ids", "attention_mask")
@@ -316,18 +316,20 @@ class ClipZeroShotModel(ModelAdapter):
     # ------------------------------------------------------------------ adapter
 
     def predict(self, batch: list[Sample], spec: TaskSpec) -> list[Record]:
-        fields = [
+        fields: list[dict[str, Any]] = [
             {"id": s.record.id, "image": s.record.image.model_dump() if s.record.image else None}
             for s in batch
         ]
         if "classification" in spec.tasks and spec.labels and batch:
+            pixels: list[np.ndarray] = []
             for sample in batch:
                 if sample.image is None:
                     raise ValueError(
                         f"clip:{self.root} needs pixels but sample {sample.record.id!r} has none"
                     )
+                pixels.append(sample.image)
             positive, negative = self.label_embeddings(tuple(spec.labels))
-            images = self.embed_images([s.image for s in batch])
+            images = self.embed_images(pixels)
             # softmax over (s_pos, s_neg) = sigmoid(s_pos - s_neg) (CheXzero run_softmax_eval)
             margin = self.scale * (images @ positive.T - images @ negative.T)
             scores = 1.0 / (1.0 + np.exp(-margin))

@@ -70,7 +70,7 @@ class PixelPreprocessor:
             image = image[top : top + side, left : left + side]
         in_h, in_w = self.input_size
         pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
-        resized = np.asarray(pil.resize((in_w, in_h), Image.BILINEAR), dtype=np.float32)
+        resized = np.asarray(pil.resize((in_w, in_h), Image.Resampling.BILINEAR), dtype=np.float32)
         mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
         std = np.asarray(self.std, dtype=np.float32)[:, None, None]
         return (np.repeat(resized[None], len(self.mean), axis=0) - mean) / std
@@ -85,7 +85,8 @@ def _missing_checkpoint(path: Path) -> FileNotFoundError:
 
 def checkpoint_hashes(root: Path) -> dict[str, dict[str, str]]:
     """sha256 of every top-level file: weights apart from the rest (config, tokenizer, processor)."""
-    weights, other = {}, {}
+    weights: dict[str, str] = {}
+    other: dict[str, str] = {}
     for entry in sorted(root.iterdir()):
         if entry.is_file():
             (weights if entry.suffix in WEIGHT_SUFFIXES else other)[entry.name] = file_sha256(entry)
@@ -174,8 +175,8 @@ class HfCheckpointModel(ModelAdapter):
     def _load_encoder_decoder(self, config: Any) -> None:
         from transformers import AutoTokenizer, VisionEncoderDecoderModel
 
-        self.model = VisionEncoderDecoderModel.from_pretrained(self.root, **self.load_options)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.root, local_files_only=True)
+        self.model: Any = VisionEncoderDecoderModel.from_pretrained(self.root, **self.load_options)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(self.root, local_files_only=True)
         encoder = config.encoder
         side = int(getattr(encoder, "image_size", 224))
         pre: dict[str, Any] = {}
@@ -185,9 +186,11 @@ class HfCheckpointModel(ModelAdapter):
         size = pre.get("size", side)
         if isinstance(size, dict):
             size = (size.get("height", side), size.get("width", side))
-        self.input_size = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        self.input_size: tuple[int, int] | None = (
+            (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        )
         channels = int(getattr(encoder, "num_channels", 3))
-        self.preprocess = PixelPreprocessor(
+        self.preprocess: PixelPreprocessor | None = PixelPreprocessor(
             self.decoder.resize,
             self.input_size,
             tuple(float(v) for v in np.resize(np.asarray(pre.get("image_mean", 0.5), dtype=float), channels)),
@@ -273,8 +276,10 @@ class HfCheckpointModel(ModelAdapter):
         strip = self._strip_ids()
         with torch.inference_mode():
             if self.family == "vision-encoder-decoder":
+                preprocess = self.preprocess
+                assert preprocess is not None  # _load_encoder_decoder sets it for this family
                 # 2-D: raw pixels; 3-D: already made by `self.preprocess` in the runner's loader workers
-                ready = [im if im.ndim == 3 else self.preprocess(im) for im in images]
+                ready = [im if im.ndim == 3 else preprocess(im) for im in images]
                 pixels = torch.from_numpy(np.stack(ready)).to(self.device)
                 prefix = [self.start_id, *self.tokenizer(instruction, add_special_tokens=False).input_ids]
                 prompt = torch.tensor([prefix] * len(images), device=self.device)
@@ -309,9 +314,11 @@ class HfCheckpointModel(ModelAdapter):
                 f"hf:{self.root}: {self.frame_problem}; pass --option resize=({'|'.join(RESIZE_MODES)}) to say "
                 "which image frame its <bin_k> coordinates use"
             )
+        pixels: list[np.ndarray] = []
         for sample in batch:
             if sample.image is None:
                 raise ValueError(f"hf:{self.root} needs pixels but sample {sample.record.id!r} has none")
+            pixels.append(sample.image)
         questions = [
             q for task in tasks for q in AnswerDecoder.questions(self.prompts.templates[task][0], task, spec)
         ]
@@ -319,8 +326,7 @@ class HfCheckpointModel(ModelAdapter):
         for question in questions:
             instruction = self.prompts.instruction(question.template, question.target)
             for start in range(0, len(batch), self.batch_size):
-                chunk = batch[start : start + self.batch_size]
-                texts = self.generate([s.image for s in chunk], instruction)
+                texts = self.generate(pixels[start : start + self.batch_size], instruction)
                 for offset, text in enumerate(texts):
                     answers[start + offset][question] = Answer(text, self.input_size)
         return [self.decoder.to_record(s, spec, tasks, a) for s, a in zip(batch, answers, strict=True)]

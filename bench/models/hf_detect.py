@@ -136,7 +136,7 @@ class HfDetectionModel(ModelAdapter):
         self.counts["padded_images"] += n
 
     def _boxes(self, found: dict[str, np.ndarray], height: int, width: int) -> list[Box]:
-        kept: list[tuple[float, ClassName, list[float]]] = []
+        kept: list[tuple[float, ClassName, str, list[float]]] = []
         for score, label, bbox in zip(found["scores"], found["labels"], found["boxes"], strict=True):
             cls = self.class_by_index.get(int(label))
             if cls is None:
@@ -146,18 +146,22 @@ class HfDetectionModel(ModelAdapter):
             if cls.name is None:
                 self.counts["background_boxes_dropped"] += 1
                 continue
-            kept.append((float(score), cls, [float(v) for v in bbox]))
+            kept.append((float(score), cls, cls.name, [float(v) for v in bbox]))
         kept.sort(key=lambda item: -item[0])  # stable: ties keep the processor's order
         boxes = []
-        for score, cls, (x0, y0, x1, y1) in kept[: self.max_detections]:
-            clipped = [min(max(x0, 0.0), width), min(max(y0, 0.0), height)]
-            clipped += [min(max(x1, 0.0), width), min(max(y1, 0.0), height)]
-            if clipped != [x0, y0, x1, y1]:
+        for score, cls, name, (x0, y0, x1, y1) in kept[: self.max_detections]:
+            clipped = (
+                min(max(x0, 0.0), width),
+                min(max(y0, 0.0), height),
+                min(max(x1, 0.0), width),
+                min(max(y1, 0.0), height),
+            )
+            if clipped != (x0, y0, x1, y1):
                 self.counts["clipped_boxes"] += 1
             if cls.source == "unmapped":
                 self.counts["boxes_with_unmapped_labels"] += 1
-            self.boxes_per_label[cls.name] += 1
-            boxes.append(Box(label=cls.name, bbox=tuple(clipped), score=score))
+            self.boxes_per_label[name] += 1
+            boxes.append(Box(label=name, bbox=clipped, score=score))
         self.counts["boxes_beyond_max_detections"] += max(0, len(kept) - self.max_detections)
         self.counts["boxes"] += len(boxes)
         return boxes

@@ -69,7 +69,9 @@ def load_processor(root: Path, config: Any, *, trust_remote_code: bool) -> Any:
     from transformers.utils import is_torchvision_available
 
     declared = _declared_processor_class(root)
-    processor_cls = processor_class_from_name(declared) if declared else PROCESSOR_MAPPING.get(type(config))
+    processor_cls: Any = (
+        processor_class_from_name(declared) if declared else PROCESSOR_MAPPING.get(type(config), None)
+    )
     if trust_remote_code and any("AutoProcessor" in m for m in remote_code(root).values()):
         processor_cls = None  # the checkpoint's own processor code, as AutoProcessor picks it when trusted
     try:
@@ -107,7 +109,9 @@ def adds_bos_twice(tokenizer: Any, prompt: str) -> bool:
     """True when the prompt already starts with BOS: the tokenizer must then not add its own (the rule of
     ProcessorMixin.apply_chat_template in transformers/processing_utils.py: add_special_tokens=False)."""
     bos = getattr(tokenizer, "bos_token", None)
-    return bool(bos) and prompt.startswith(bos)
+    if not bos:
+        return False
+    return prompt.startswith(bos)
 
 
 # ----------------------------------------------------------------------------- code shipped with a checkpoint

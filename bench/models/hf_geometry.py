@@ -92,7 +92,7 @@ def _resize_then_crop(image_processor: Any, cls: str, letterbox: bool) -> Frame:
     if "height" in size and "width" in size:
         if crop_h is not None and crop_w is not None and crop_h >= size["height"] and crop_w >= size["width"]:
             return Frame(base, f"processor ({cls}: {what}resize to height x width; the crop keeps all of it)")
-    elif "shortest_edge" in size and crop_h == crop_w:
+    elif "shortest_edge" in size and crop_h is not None and crop_h == crop_w:
         side = size["shortest_edge"]
         if letterbox and crop_h >= side:
             return Frame(

@@ -134,8 +134,8 @@ class HfSegmentationModel(ModelAdapter):
         params = inspect.signature(self.processor.post_process_semantic_segmentation).parameters
         return "return_segmentation_scores" in params
 
-    def _masks(self, class_map: np.ndarray) -> dict[str, Mask]:
-        masks = {}
+    def _masks(self, class_map: np.ndarray) -> dict[str, Mask | None]:
+        masks: dict[str, Mask | None] = {}
         for name, indices in self.indices_by_name.items():
             if class_map.ndim == 3:
                 binary = np.logical_or.reduce([class_map[i] for i in indices])

@@ -38,7 +38,6 @@ from bench.records import Record
 
 __all__ = ["CACHE_FILE_NAME", "OpenAIServedModel", "ServedModelError"]
 
-SERVED_TASKS = ("classification", "localization", "segmentation", "report")
 CACHE_FILE_NAME = "answers_cache.jsonl"
 PNG_COMPRESS_LEVEL = 1
 # part of every cache key: bump when the request (message layout, image encoding) changes meaning
@@ -69,7 +68,7 @@ def to_sent_image(image: np.ndarray, max_side: int) -> SentImage:
         scale = max_side / max(h, w)
         new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
         pil = Image.fromarray(np.ascontiguousarray(image))  # float32 -> mode F
-        image = np.asarray(pil.resize((new_w, new_h), Image.BILINEAR), dtype=np.float32)
+        image = np.asarray(pil.resize((new_w, new_h), Image.Resampling.BILINEAR), dtype=np.float32)
     pixels = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
     digest = hashlib.sha256(f"{pixels.shape[0]}x{pixels.shape[1]}:".encode() + pixels.tobytes()).hexdigest()
     return SentImage(pixels, digest, (int(pixels.shape[0]), int(pixels.shape[1])))
@@ -97,7 +96,7 @@ def parse_target(target: str) -> tuple[str, str]:
 
 
 class OpenAIServedModel(ModelAdapter):
-    tasks = frozenset(SERVED_TASKS)
+    tasks = frozenset(TASKS)
     score_type = "binary"  # text labels are 0/1 (docs/models.md)
 
     def __init__(
@@ -274,7 +273,7 @@ class OpenAIServedModel(ModelAdapter):
         try:
             futures = [pool.submit(ask, key, *places[0]) for key, places in missing.items()]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            errors = [f.exception() for f in futures if f.done() and f.exception() is not None]
+            errors = [exc for exc in (f.exception() for f in futures if f.done()) if exc is not None]
             if errors:
                 stop.set()
                 wait(futures)

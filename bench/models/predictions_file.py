@@ -12,13 +12,9 @@ from typing import Any
 from bench.models.base import TASKS, ModelAdapter, Sample, TaskSpec
 from bench.models.imt_text import file_sha256
 from bench.records import Record, RecordError, read_records
+from bench.tasks import TASKS as TASK_TABLE
 
-TASK_FIELDS = {
-    "classification": "labels",
-    "localization": "boxes",
-    "segmentation": "masks",
-    "report": "report",
-}
+TASK_FIELDS = {task: TASK_TABLE[task].field for task in TASKS}  # the model tasks' record fields
 
 
 class PredictionsFileModel(ModelAdapter):

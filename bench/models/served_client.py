@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.errors import FailedError
+
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 60.0
 RETRIED_STATUSES = frozenset({408, 409, 429})  # and every status >= 500
@@ -29,10 +31,10 @@ _SNIPPET = 200
 _IMAGE_SLOT = "@@CXRBENCH_IMAGE_SLOT@@"
 
 
-class ServedModelError(ValueError):
+class ServedModelError(FailedError, ValueError):
     """The server cannot answer (bad URL / model / key, or no answer after every retry); one line, no secret.
 
-    A ValueError, so `cxrbench run` reports it as one line and exits 1."""
+    A failed run (bench.errors): `cxrbench run` reports it as one line and exits 1."""
 
 
 class Cancelled(Exception):

@@ -12,22 +12,15 @@ from typing import Any
 import numpy as np
 
 from bench.records import Box, Record, RecordError, read_records
-
-TASK_FIELD = {
-    "classification": "labels",
-    "localization": "boxes",
-    "segmentation": "masks",
-    "report": "report",
-}
-# Tasks whose ground truth and predictions live in `meta[key]` (no record field of their own).
-META_TASK_FIELD = {"attributes": "attributes"}
+from bench.tasks import TASKS
 
 
 def task_value(record: Record, task: str) -> Any:
-    """The record's value for `task`: its field, or `meta[key]` for META_TASK_FIELD tasks (None when absent)."""
-    if task in META_TASK_FIELD:
-        return (record.meta or {}).get(META_TASK_FIELD[task])
-    return getattr(record, TASK_FIELD[task])
+    """The record's value for `task`: its field, or `meta[key]` for tasks kept in meta (None when absent)."""
+    spec = TASKS[task]
+    if spec.in_meta:
+        return (record.meta or {}).get(spec.meta_key)
+    return getattr(record, spec.field)
 
 
 @dataclass
@@ -46,9 +39,9 @@ class Aligned:
 
 
 def align(task: str, gt_path: str | Path, pred_path: str | Path) -> Aligned:
-    if task not in TASK_FIELD and task not in META_TASK_FIELD:
-        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_FIELD | META_TASK_FIELD)}")
-    field = TASK_FIELD.get(task) or f"meta.{META_TASK_FIELD[task]}"
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
+    field = TASKS[task].field
     gt_path, pred_path = Path(gt_path), Path(pred_path)
     gt_all = read_records(gt_path, "gt")
     pred_all = read_records(pred_path, "pred")

@@ -13,13 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.datasets import LayoutError
-from bench.records import RecordError
-from bench.run.score import ScoreSettings
-
-
-def _error(console: Console, message: str) -> None:
-    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+from bench.errors import report
+from bench.run.settings import ScoreSettings
 
 
 def _settings(
@@ -31,8 +26,10 @@ def _settings(
     chexbert: dict[str, Any] | None = None,
     radgraph: str | None = None,
     calibration: bool = False,
+    subgroups: dict[str, Any] | None = None,
 ) -> ScoreSettings:
-    """`chexbert`: ScoreSettings' chexbert* / device fields (bench.cli._chexbert_settings)."""
+    """`chexbert`: ScoreSettings' chexbert* / device fields (bench.cli._chexbert_settings); `subgroups` its
+    subgroups / age_bins / nofinding_threshold fields (bench.cli._subgroup_settings)."""
     model, layers = None, None
     if bertscore:
         try:
@@ -52,6 +49,7 @@ def _settings(
         **(chexbert or {}),
         radgraph=radgraph,
         calibration=calibration,
+        **(subgroups or {}),
     )
 
 
@@ -92,26 +90,20 @@ def run_command(
     chexbert: dict[str, Any] | None = None,
     radgraph: str | None = None,
     calibration: bool = False,
+    subgroups: dict[str, Any] | None = None,
 ) -> int:
     from bench.run.context import model_options as typed_options
-    from bench.run.runner import RunError, run
+    from bench.run.runner import run
 
     console = console or Console()
     try:
         outcome = run(
             model, dataset, root, split, mode, fraction, seed, out, device, batch_size, workers,
-            settings=_settings(n_boot, seed, meteor, bertscore, cluster, chexbert, radgraph, calibration),
+            settings=_settings(n_boot, seed, meteor, bertscore, cluster, chexbert, radgraph, calibration, subgroups),
             model_options=typed_options(model, model_options or {}), limit=limit,
         )  # fmt: skip
-    except (RunError, FileNotFoundError, NotImplementedError, KeyError) as exc:
-        _error(console, str(exc.args[0]) if exc.args else str(exc))
-        return 1
-    except (LayoutError, RecordError) as exc:
-        _error(console, str(exc))
-        return 2
-    except ValueError as exc:  # bad model spec, bad weights file
-        _error(console, str(exc))
-        return 1
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        return report(exc)
     if outcome.rank == 0:
         console.print(run_table(outcome))
         for task, why in outcome.unscored.items():
@@ -147,12 +139,8 @@ def train_baseline_command(
             config=config,
             progress=lambda m: console.print(m, highlight=False),
         )
-    except (LayoutError, RecordError) as exc:
-        _error(console, str(exc))
-        return 2
-    except ValueError as exc:
-        _error(console, str(exc))
-        return 1
+    except Exception as exc:  # noqa: BLE001
+        return report(exc)
     console.print(
         f"baseline weights {Path(out)} trained on {', '.join(summary['datasets'])} "
         f"in {summary['train_seconds']} s (best epoch {summary['log']['best_epoch']})"
@@ -177,22 +165,19 @@ def suite_command(
     chexbert: dict[str, Any] | None = None,
     radgraph: str | None = None,
     calibration: bool = False,
+    subgroups: dict[str, Any] | None = None,
 ) -> int:
     from bench.run.context import model_options as typed_options
-    from bench.run.runner import RunError
     from bench.run.suite import run_suite
 
     console = console or Console()
     try:
         run_suite(
             model, suite, out, data, device=device, batch_size=batch_size, workers=workers, n_boot=n_boot,
-            settings=_settings(0, 0, meteor, bertscore, cluster, chexbert, radgraph, calibration), console=console,
+            settings=_settings(0, 0, meteor, bertscore, cluster, chexbert, radgraph, calibration, subgroups),
+            console=console,
             model_options=typed_options(model, model_options or {}),
         )  # fmt: skip
-    except (LayoutError, RecordError) as exc:
-        _error(console, str(exc))
-        return 2
-    except (RunError, ValueError, FileNotFoundError, KeyError) as exc:
-        _error(console, str(exc.args[0]) if exc.args else str(exc))
-        return 1
+    except Exception as exc:  # noqa: BLE001
+        return report(exc)
     return 0

@@ -20,14 +20,10 @@ from bench.run.align import (
     segmentation_inputs,
 )
 from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
+from bench.tasks import TASKS, metric_direction
 
-HEADLINE = {
-    "classification": ["auc_macro"],
-    "localization": ["map_coco"],
-    "segmentation": ["dice_mean"],
-    "report": ["bleu4", "cider", "ce_micro_f1"],
-}
 CaseFn = Callable[[Any, Any], float]
+MODEL_PACKAGES = ("bert-score", "transformers", "torch")
 
 
 def _check_same_cases(a: Aligned, b: Aligned) -> None:
@@ -177,22 +173,20 @@ def _segmentation(a: Aligned, b: Aligned, empty_rule: str) -> tuple[Any, Any, An
     return gt, per_image(in_a), per_image(in_b), factory
 
 
-def _report(a: Aligned, b: Aligned, ce_labelset: str, chexbert: Any = None) -> tuple[Any, Any, Any, Callable]:
-    """Tokens, CE labels and (with a `ChexbertSpec`) CheXbert labels are computed once per report; each test
-    replicate re-aggregates the corpus metric."""
+def _report(a: Aligned, b: Aligned, ce_labelset: str) -> tuple[Any, Any, Any, Callable]:
+    """Tokens and CE labels are computed once per report; each test replicate re-aggregates the corpus metric.
+    The model-based metrics are added by `bench.run.compare_report.with_model_scores`."""
     from bench.metrics.clinical_efficacy import CE5_LABELS, CE_METRIC_NAMES, ce_metrics
     from bench.metrics.labeler import LABELSETS, label_reports
     from bench.metrics.report import NLG_KEYS, NlgCorpus, tokenize
-    from bench.metrics.report.f1chexbert import F1CHEXBERT_METRICS, f1chexbert_value
+    from bench.run.compare_report import MODEL_METRICS
 
     refs, hyps_a = report_texts(a)
     _, hyps_b = report_texts(b)
     names = LABELSETS[ce_labelset]
-    chexbert_labels = _chexbert_labels(chexbert, refs, hyps_a, hyps_b)
 
-    def items(texts: list[str], role: int) -> list[tuple[list[str], np.ndarray, np.ndarray | None]]:
-        labels = chexbert_labels[role] if chexbert_labels else [None] * len(texts)
-        return list(zip(tokenize(texts), label_reports(texts, labelset=ce_labelset), labels, strict=True))
+    def items(texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        return list(zip(tokenize(texts), label_reports(texts, labelset=ce_labelset), strict=True))
 
     ce_names = {prefix + key.removeprefix("ce"): key for key in CE_METRIC_NAMES for prefix in ("ce", "ce5")}
 
@@ -207,34 +201,12 @@ def _report(a: Aligned, b: Aligned, ce_labelset: str, chexbert: Any = None) -> t
             return lambda g, p: ce_metrics(
                 np.stack([x[1] for x in g]), np.stack([x[1] for x in p]), names, subset=subset
             )[key]
-        if metric in F1CHEXBERT_METRICS:
-            if not chexbert_labels:
-                raise ValueError(
-                    f"{metric} needs the CheXbert labeller: pass --chexbert PATH/chexbert.pth --chexbert-tokenizer DIR"
-                )
-            return lambda g, p: f1chexbert_value(
-                np.stack([x[2] for x in g]), np.stack([x[2] for x in p]), metric
-            )
         raise ValueError(
-            f"compare supports the report metrics {[*NLG_KEYS, *ce_names, *F1CHEXBERT_METRICS]}; "
-            f"{metric!r} is not one of them (METEOR and BERTScore are not re-run per permutation)"
+            f"compare supports the report metrics {[*NLG_KEYS, *ce_names, *MODEL_METRICS]}; "
+            f"{metric!r} is not one of them (METEOR is not re-run per replicate)"
         )
 
-    return items(refs, 0), items(hyps_a, 1), items(hyps_b, 2), factory
-
-
-def _chexbert_labels(spec: Any, refs: list[str], hyps_a: list[str], hyps_b: list[str]) -> list[Any] | None:
-    """rrg 0/1 CheXbert labels of the references (cached as for score), A's and B's reports; None without spec."""
-    if spec is None:
-        return None
-    from bench.metrics.report.chexbert import run_chexbert
-    from bench.metrics.report.clinical_scores import label_corpus, progress_bar
-    from bench.metrics.report.f1chexbert import classes_to_labels
-
-    loaded, ref_out, a_out = label_corpus(spec, refs, hyps_a)
-    with progress_bar(len(hyps_b), "CheXbert: reports of B") as advance:
-        b_out = run_chexbert(loaded, hyps_b, spec.batch_size, advance)
-    return [list(classes_to_labels(out.classes)) for out in (ref_out, a_out, b_out)]
+    return items(refs), items(hyps_a), items(hyps_b), factory
 
 
 def _value(result: Any, metric: str) -> float:
@@ -252,17 +224,16 @@ def task_inputs(
     froc_hit: str = "center_in_object",
     empty_rule: str = "exclude",
     ce_labelset: str = "chexpert",
-    chexbert: Any = None,
 ) -> tuple[Any, Any, Any, Callable[[str], CaseFn]]:
-    """Per-case ground truth, A's and B's per-case predictions, and metric name -> metric(gt, pred) of a task;
-    `chexbert` (a `ChexbertSpec`) makes the report task's f1chexbert_* metrics available."""
+    """Per-case ground truth, A's and B's per-case predictions, and metric name -> metric(gt, pred) of a task
+    (the report task's text metrics; `compare_files` adds the model-based ones)."""
     if a.task == "classification":
         return _classification(a, b, labels)
     if a.task == "localization":
         return _localization(a, b, labels, froc_hit)
     if a.task == "segmentation":
         return _segmentation(a, b, empty_rule)
-    return _report(a, b, ce_labelset, chexbert)
+    return _report(a, b, ce_labelset)
 
 
 def compare_files(
@@ -289,23 +260,31 @@ def compare_files(
     chexbert_cache: str | None = None,
     device: str = "cpu",
     radgraph: str | None = None,
+    radgraph_batch_size: int = 16,
+    radgraph_cache: str | None = None,
+    bertscore_model: str | None = None,
+    bertscore_layers: int | None = None,
+    bertscore_idf: bool = False,
+    bertscore_baseline: str | None = None,
 ) -> dict[str, Any]:
     """Paired tests of A against B; `cluster` is the resampling / swapping unit ("patient", "study", "image", or
     None for the coarsest unit the ground truth carries), resolved as `cxrbench score` does; `level` "image" or
-    "study" (None: as `cxrbench score` chooses, bench.run.study_level). `chexbert` and `chexbert_tokenizer`
-    (as for `cxrbench score`) are needed for the f1chexbert_* metrics; the labeller runs only when one is asked."""
+    "study" (None: as `cxrbench score` chooses, bench.run.study_level). The report models' options are
+    `cxrbench score`'s (`ScoreSettings`); a model runs only when a metric asks for it
+    (bench.run.compare_report), and RadCliQ-v1 with an input missing is listed under "unavailable"."""
     from bench.metrics.significance import (
         approximate_randomization,
         paired_bootstrap,
         paired_bootstrap_result,
         randomization_result,
     )
-    from bench.run.score import resolve_cluster
+    from bench.run.scoring import resolve_cluster
     from bench.run.study_level import LEVELS, default_level, to_study_level
 
-    if task not in HEADLINE:
+    comparable = [name for name, spec in TASKS.items() if spec.paired_test]
+    if task not in comparable:
         raise ValueError(
-            f"paired comparison is not defined for {task!r}; compare one of {', '.join(HEADLINE)}"
+            f"paired comparison is not defined for {task!r}; compare one of {', '.join(comparable)}"
         )
     a = align(task, gt_path, pred_a_path)
     b = align(task, gt_path, pred_b_path)
@@ -318,40 +297,40 @@ def compare_files(
     unit = resolve_cluster(a, cluster)
     clusters = unit.clusters
     named = None if clusters is None else unit.unit
-    chexbert_spec = None
-    if chexbert is not None and task == "report" and any(m.startswith("f1chexbert") for m in metrics or ()):
-        from bench.run.score import ScoreSettings
-        from bench.run.score import chexbert_spec as make_spec
+    models = None
+    if task == "report":
+        from bench.run.compare_report import add_model_scores, default_metrics
+        from bench.run.settings import ScoreSettings
 
-        chexbert_spec = make_spec(
-            ScoreSettings(
-                chexbert=chexbert,
-                chexbert_tokenizer=chexbert_tokenizer,
-                chexbert_batch_size=chexbert_batch_size,
-                chexbert_cache=chexbert_cache,
-                device=device,
-            )
+        report_settings = ScoreSettings(
+            ce_labelset=ce_labelset,
+            bertscore_model=bertscore_model,
+            bertscore_layers=bertscore_layers,
+            bertscore_idf=bertscore_idf,
+            bertscore_baseline=bertscore_baseline,
+            chexbert=chexbert,
+            chexbert_tokenizer=chexbert_tokenizer,
+            chexbert_batch_size=chexbert_batch_size,
+            chexbert_cache=chexbert_cache,
+            device=device,
+            radgraph=radgraph,
+            radgraph_batch_size=radgraph_batch_size,
+            radgraph_cache=radgraph_cache,
         )
+        metrics = metrics or default_metrics(TASKS[task].headline, report_settings)
+    metrics = list(metrics or TASKS[task].headline)
     gt, pa, pb, factory = task_inputs(
-        a,
-        b,
-        labels=labels,
-        froc_hit=froc_hit,
-        empty_rule=empty_rule,
-        ce_labelset=ce_labelset,
-        chexbert=chexbert_spec,
+        a, b, labels=labels, froc_hit=froc_hit, empty_rule=empty_rule, ce_labelset=ce_labelset
     )
-    if task == "report" and any(m.startswith("radgraph_f1_") for m in metrics or ()):
-        from bench.metrics.report.radgraph_task import with_radgraph
-
-        refs, hyps_a = report_texts(a)
-        gt, pa, pb, factory = with_radgraph(
-            gt, pa, pb, factory, refs, hyps_a, report_texts(b)[1], radgraph, device=device
-        )
+    if task == "report":
+        gt, pa, pb, factory, models = add_model_scores(a, b, gt, pa, pb, factory, metrics, report_settings)
 
     fast = _MacroAucReplicates(gt, pa, pb) if task == "classification" else None
     comparisons: dict[str, Any] = {}
-    for metric in metrics or HEADLINE[task]:
+    unavailable = models.unavailable if models is not None else {}
+    for metric in metrics:
+        if metric in unavailable:
+            continue
         fn = factory(metric)
         value_a, value_b = float(fn(gt, pa)), float(fn(gt, pb))
         if fast is not None and metric in fast.METRICS:
@@ -378,7 +357,7 @@ def compare_files(
                 "method": boot["method"],
             },
             "approximate_randomization": {"p_value": _finite(perm["p"]), "method": perm["method"]},
-        }
+        } | ({"lower_is_better": True} if metric_direction(metric).lower_is_better else {})
     results: dict[str, Any] = {
         "task": task,
         "n": len(a.gt),
@@ -395,32 +374,24 @@ def compare_files(
         }
         | ({"study_aggregate": study_aggregate} if level == "study" and task == "classification" else {})
         | ({"cluster_without_key": unit.without_key} if unit.without_key else {})
-        | (_chexbert_record(chexbert_spec) if chexbert_spec is not None else {})
-        | (_radgraph_record(radgraph, device) if radgraph is not None and task == "report" else {}),
+        | (_radgraph_record(radgraph, device) if radgraph is not None and task == "report" else {})
+        | (models.settings if models is not None else {}),
         "provenance": {
             "inputs": file_provenance({"gt": gt_path, "pred_a": pred_a_path, "pred_b": pred_b_path}),
             "ids_sha256": sha256_text_lines(sorted(a.ids)),
-            "versions": package_versions(),
+            "versions": package_versions(MODEL_PACKAGES if models is not None and models.conventions else ()),
         },
     }
+    if unavailable:
+        results["unavailable"] = dict(unavailable)
+    if models is not None and models.conventions:
+        results["conventions"] = models.conventions
     if task == "classification":
         results["paired_auc"] = paired_auc_per_label(
             gt, pa, pb, factory_names(a, labels), clusters, unit.unit
         )
     atomic_write_text(out_path, json.dumps(results, indent=2, allow_nan=False, default=_json_default) + "\n")
     return results
-
-
-def _chexbert_record(spec: Any) -> dict[str, Any]:
-    from bench.run.provenance import sha256_file
-
-    return {
-        "chexbert": Path(spec.checkpoint).name,
-        "chexbert_sha256": sha256_file(spec.checkpoint),
-        "chexbert_tokenizer": Path(spec.tokenizer).name,
-        "chexbert_mode": "rrg",
-        "device": spec.device,
-    }
 
 
 def _radgraph_record(model_dir: str, device: str) -> dict[str, Any]:

@@ -7,12 +7,17 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from bench.errors import BadInputError, FailedError
 from bench.models import load_model
 from bench.models.base import ModelAdapter
 
 
-class RunError(ValueError):
-    """A run that cannot start or go on, with what to do about it."""
+class RunError(BadInputError):
+    """A run that cannot start (a bad option, dataset, split, model or output folder), with what to do (exit 2)."""
+
+
+class RunFailed(FailedError):
+    """A run that started and could not finish (exit 1)."""
 
 
 class FineTuneUnsupported(RunError):
@@ -56,6 +61,10 @@ def _adapter_class(spec: str) -> type[ModelAdapter] | None:
     from bench.models import MODEL_KINDS
 
     kind = spec.partition(":")[0]
+    if kind not in MODEL_KINDS:  # a plugin may add it
+        from bench.plugins import load_plugins
+
+        load_plugins()
     if kind not in MODEL_KINDS:
         return None
     module_name, class_name = MODEL_KINDS[kind].split(":")

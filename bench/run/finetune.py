@@ -52,9 +52,7 @@ def fine_tune(
             f"{model_spec} cannot be fine-tuned in-process: fine-tune it with your own training command, "
             "then pass its predictions as predictions:FILE with --mode fine-tune"
         )
-    from bench.run.suite import split_roles
-
-    roles = split_roles(adapter, root, test=split)
+    roles = adapter.roles(root, test=split)
     train_split = train_split or roles["train"]
     val_split = val_split if val_split is not None else roles["val"]
     if train_split is None or train_split == split:
@@ -97,7 +95,7 @@ def fine_tune(
             "log": log,
         }
         if can_save and ctx.rank == 0:
-            model.save(weights)  # type: ignore[attr-defined]
+            model.save(weights)  # type: ignore[attr-defined]  # can_save: hasattr(model, "save")
             fine_tune["weights"] = {"path": weights.name, "sha256": mf.sha256_file(weights)}
             mf.write_state(log_path, {}, **fine_tune)
     ctx.barrier()

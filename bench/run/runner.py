@@ -32,21 +32,11 @@ from bench.models.imt_parse import summarise_answer_meta
 from bench.records import Record, RecordError, atomic_write_text, iter_records, record_to_json, write_records
 from bench.run import manifest as mf
 from bench.run.align import task_value
-from bench.run.context import Distributed, RunError, construct_model
+from bench.run.context import Distributed, RunError, RunFailed, construct_model
 from bench.run.finetune import fine_tune
 from bench.run.loader import ImageDataset, iter_batches, strip_answers
 from bench.run.score import ScoreSettings, score_files
-
-MODES = ("zero-shot", "fine-tune")
-TASK_OF = {"classification": "classification", "localization": "localization", "segmentation": "segmentation"}
-TASK_OF |= {"report_generation": "report", "report": "report", "attributes": "attributes"}
-TASK_FIELD = {
-    "classification": "labels",
-    "localization": "boxes",
-    "segmentation": "masks",
-    "report": "report",
-    "attributes": "attributes",  # in meta["attributes"], not a record field: see bench.run.align.task_value
-}
+from bench.tasks import MODES
 
 
 @dataclass
@@ -125,8 +115,7 @@ def run(
     try:
         model = construct_model(model_spec, device, **model_options)
         ids = [r.id for r in records]
-        wanted = [TASK_OF[t] for t in adapter.tasks if t in TASK_OF]
-        present = [t for t in dict.fromkeys(wanted) if any(task_value(r, t) is not None for r in records)]
+        present = [t for t in adapter.tasks if any(task_value(r, t) is not None for r in records)]
         tasks = [t for t in present if t in model.tasks]
         if not tasks:
             raise RunError(
@@ -303,7 +292,7 @@ def _predict(
             predictions = model.predict(samples, spec)
             got = [p.id for p in predictions]
             if got != [s.record.id for s in samples]:
-                raise RunError(
+                raise RunFailed(
                     f"{type(model).__name__}.predict returned ids {got[:3]}… not matching its batch"
                 )
             lines = "".join(_json_line(p) for p in predictions)
@@ -327,7 +316,7 @@ def _merge(run_dir: Path, n_records: int, batch_size: int, identity: dict[str, A
     n_chunks = (n_records + batch_size - 1) // batch_size
     missing = [k for k in range(n_chunks) if not _chunk_path(run_dir, k).is_file()]
     if missing:
-        raise RunError(
+        raise RunFailed(
             f"{len(missing)} prediction chunks are missing under {run_dir / 'parts'}; rerun to finish"
         )
     text = "".join(_chunk_path(run_dir, k).read_text(encoding="utf-8") for k in range(n_chunks))

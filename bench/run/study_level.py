@@ -19,9 +19,10 @@ import numpy as np
 
 from bench.records import Record, RecordError
 from bench.run.align import Aligned
+from bench.tasks import OPTIONS
 
-LEVELS = ("image", "study")
-AGGREGATES = ("max", "mean")
+LEVELS = OPTIONS["level"].choices
+AGGREGATES = OPTIONS["study_aggregate"].choices
 VIEW_RULE = "frontal_first"
 VIEW_RANK = {"PA": 0, "AP": 1}
 
@@ -88,6 +89,8 @@ def to_study_level(data: Aligned, aggregate: str = "max") -> Aligned:
         scores: dict[str, list[float]] = {}
         for i in members:
             for name, value in (data.pred[i][1].labels or {}).items():
+                # prediction records are read as kind "pred", which rejects a None score (records._check_kind)
+                assert value is not None
                 scores.setdefault(name, []).append(value)
         reduce = np.max if aggregate == "max" else np.mean
         labels = {name: float(reduce(values)) for name, values in scores.items()}

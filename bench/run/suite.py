@@ -15,28 +15,8 @@ from rich.table import Table
 from bench.datasets import DATASETS, get_adapter
 from bench.records import atomic_write_text
 from bench.run.context import FineTuneUnsupported
-from bench.run.score import ScoreSettings
-
-# (train, validation, test) split of each benchmark; None = no such split (validation then a seeded hold-out).
-# TBX11K and object-CXR publish no test labels, so their official val / dev split is the test split.
-SPLIT_ROLES: dict[str, tuple[str, str | None, str]] = {
-    "mimic-cxr": ("train", "validate", "test"),
-    "vindr-cxr": ("train", None, "test"),
-    "chestx-det": ("train", None, "test"),
-    "chestxray14": ("train_val", None, "test"),
-    "chexpert": ("train", "valid", "test"),
-    "tbx11k": ("train", None, "val"),
-    "object-cxr": ("train", None, "dev"),
-    "jsrt": ("fold1", None, "fold2"),
-    "shenzhen": ("train", "val", "test"),
-    "montgomery": ("train", "val", "test"),
-}
-HEADLINE = {
-    "classification": ("auc_macro",),
-    "localization": ("ap50", "map_coco"),
-    "segmentation": ("dice_mean",),
-    "report": ("bleu4", "ce_micro_f1"),
-}
+from bench.run.settings import ScoreSettings
+from bench.tasks import MODEL_TASKS, TASKS
 
 
 @dataclass(frozen=True)
@@ -53,20 +33,6 @@ SUITES = {
 }
 
 
-def split_roles(adapter: Any, root: str | os.PathLike[str], test: str | None = None) -> dict[str, str | None]:
-    """Train / val / test split names present under root (CheXpert's test falls back to valid if absent)."""
-    available = adapter.available_splits(root)
-    train, val, default_test = SPLIT_ROLES.get(adapter.name, (available[0], None, available[-1]))
-    chosen_test = test or (default_test if default_test in available else None)
-    if (
-        chosen_test is None
-    ):  # e.g. CheXpert without its test labels: evaluate on valid, no separate validation
-        chosen_test, val = val, None
-    if val == chosen_test or val not in available:
-        val = None
-    return {"train": train if train in available else None, "val": val, "test": chosen_test}
-
-
 def find_roots(data: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str, Path]:
     """DATA/<name>/ for each benchmark present (the layout `cxrbench demo-data` writes)."""
     data = Path(data)
@@ -74,7 +40,8 @@ def find_roots(data: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str
 
 
 def headline(task: str, results: dict[str, Any]) -> tuple[str, float | None]:
-    for key in HEADLINE.get(task, ()):
+    """The task's first headline metric (bench.tasks) that the results carry."""
+    for key in TASKS[task].headline if task in TASKS else ():
         if key in results["metrics"]:
             return key, results["metrics"][key]["value"]
     return "", None
@@ -114,7 +81,7 @@ def run_suite(
         if name not in roots:
             runs.append({"dataset": name, "status": f"missing: no folder {Path(data) / name}"})
             continue
-        roles = split_roles(get_adapter(name), roots[name])
+        roles = get_adapter(name).roles(roots[name])
         for mode, fraction, seed in _modes(plan):
             run_dir = out / name / (mode if (fraction, seed) == (1.0, 0) else f"{mode}-f{fraction:g}-s{seed}")
             task_settings = ScoreSettings(
@@ -168,16 +135,16 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"cxrbench suite {summary['suite']}: {summary['model']}")
     table.add_column("benchmark")
     table.add_column("mode")
-    for task in HEADLINE:
+    for task in MODEL_TASKS:
         table.add_column(task)
     table.add_column("s", justify="right")
     for entry in summary["runs"]:
         if entry["status"] != "ok":
-            table.add_row(entry["dataset"], "-", entry["status"], "", "", "", "")
+            table.add_row(entry["dataset"], "-", entry["status"], *[""] * len(MODEL_TASKS))
             continue
         mode = entry["mode"] if entry["fraction"] == 1.0 else f"{entry['mode']} {entry['fraction']:g}"
         cells = []
-        for task in HEADLINE:
+        for task in MODEL_TASKS:
             metric = entry["headline"].get(task)
             if not metric:
                 cells.append("-")

@@ -18,9 +18,25 @@ RENDERERS = {
 }
 
 
+SUBGROUP_FILES = {"subgroups.md", "subgroups.tex", "subgroups.csv", "subgroups.html"}
+
+
 def render_texts(table: Table) -> dict[str, str]:
-    """File name -> content; a pure function of the table (verify re-renders and compares bytes)."""
-    return {name: render(table) for name, render in RENDERERS.items()}
+    """File name -> content; a pure function of the table (verify re-renders and compares bytes). A table with
+    subgroup tables also gets subgroups.{md,tex,csv,html}."""
+    texts = {name: render(table) for name, render in RENDERERS.items()}
+    if table.subgroup_tables:
+        from leaderboards.render.subgroups import render_subgroups_csv, render_subgroups_markdown
+        from leaderboards.render.subgroups_html import render_subgroups_html
+        from leaderboards.render.subgroups_tex import render_subgroups_latex
+
+        texts |= {
+            "subgroups.md": render_subgroups_markdown(table),
+            "subgroups.tex": render_subgroups_latex(table),
+            "subgroups.csv": render_subgroups_csv(table),
+            "subgroups.html": render_subgroups_html(table),
+        }
+    return texts
 
 
 def write_tables(table: Table, out_dir: str | Path) -> dict[str, Path]:
@@ -32,6 +48,8 @@ def write_tables(table: Table, out_dir: str | Path) -> dict[str, Path]:
     for name, text in render_texts(table).items():
         atomic_write_text(folder / name, text)
         written[name] = folder / name
+    for stale in SUBGROUP_FILES - set(written):  # a spec that no longer asks for subgroup tables
+        (folder / stale).unlink(missing_ok=True)
     return written
 
 

@@ -100,7 +100,9 @@ def legend(table: Table, layout: Layout) -> list[str]:
     lines = []
     if any(c.bold for c in present):
         among = "any row" if table.spec["best"] == "all" else "reproduced rows"
-        lines.append(f"Bold: best of {among} in its column at the displayed precision.")
+        lines.append(
+            f"Bold: best of {among} in its column at the displayed precision{_directions(table, present)}."
+        )
     kinds = []
     if any(c.sd is None and c.ci95 is not None for c in present):
         kinds.append("value with its 95 % bootstrap CI")
@@ -118,6 +120,26 @@ def legend(table: Table, layout: Layout) -> list[str]:
             "Cited models: numbers copied from their papers (not re-checked); the others are reproduced."
         )
     return lines
+
+
+def _directions(table: Table, present: list[Cell]) -> str:
+    """The bolded columns that are not higher-is-better, as "; lower is better in A; closest to the ideal value
+    is best in B (1)" (leaderboards.directions decides which)."""
+    from leaderboards.render.layout import entry_label
+
+    bolded = {c.column for c in present if c.bold}
+    lower: list[str] = []
+    target: list[str] = []
+    for col in table.columns:
+        if col["key"] not in bolded:
+            continue
+        if col.get("target") is not None:
+            name = f"{entry_label(col)} ({col['target']:g})"
+            target += [] if name in target else [name]
+        elif col["lower_is_better"]:
+            lower += [] if entry_label(col) in lower else [entry_label(col)]
+    text = f"; lower is better in {', '.join(lower)}" if lower else ""
+    return text + (f"; closest to the ideal value is best in {', '.join(target)}" if target else "")
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,10 @@ _SPECIAL = {
     "⌊": r"$\lfloor$",
     "⌋": r"$\rfloor$",
     "α": r"$\alpha$",
+    "‡": r"$^\ddagger$",
+    "§": r"\S{}",
+    "Δ": r"$\Delta$",
+    "−": r"$-$",
 }
 _CI_PART = re.compile(
     r"^95 % CI: bootstrap over (?P<unit>\w+?)s?(?: \(\d+ \w+\))?, (?P<b>\d+) replicates, seed (?P<seed>\S+)$"
@@ -162,8 +166,8 @@ def _leaf_pts(panel: Panel, table: Table) -> list[float]:
 
 
 def _table_format(panel: Panel, i: int, table: Table) -> str:
-    shown = [cell_value(r.cells[i], table) for r in panel.rows
-             if r.kind != "section" and r.cells[i] is not None and not r.cells[i].missing]  # fmt: skip
+    cells = [r.cells[i] for r in panel.rows if r.kind != "section"]
+    shown = [cell_value(c, table) for c in cells if c is not None and not c.missing]
     if not shown:
         return "1.0"
     integer = max(len(s.lstrip("-").split(".")[0]) for s in shown)
@@ -195,7 +199,7 @@ def inline_intervals(panel: Panel, table: Table) -> bool:
     """Whether the CIs fit beside the values (one line per row) instead of under them."""
     width = _label_pt(panel)
     for i in range(len(panel.leaves)):
-        cells = [r.cells[i] for r in panel.rows if r.kind != "section" and r.cells[i] is not None]
+        cells = [c for c in (r.cells[i] for r in panel.rows if r.kind != "section") if c is not None]
         values = [
             _cell_pt(c, table) if c.missing else text_em(cell_value(c, table)) * SMALL_PT + 3 for c in cells
         ]

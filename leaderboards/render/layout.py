@@ -151,7 +151,7 @@ def _missing(cells: list[Cell | None]) -> list[Cell]:
 
 
 def _by_model(table: Table) -> Layout:
-    empty: list[tuple[str, Cell]] = []
+    empty: list[tuple[str, list[Cell]]] = []
     panels = []
     for task in _tasks(table):
         columns = [c for cols in _entries(table) for c in cols if c["task"] == task]
@@ -206,15 +206,15 @@ def _by_benchmark(table: Table) -> Layout:
                 Leaf(row_label(row), label, cite_row=row["id"] if row["kind"] == "reported" else None)
             )
     body: list[BodyRow] = []
-    empty: list[tuple[str, Cell]] = []
+    empty: list[tuple[str, list[Cell]]] = []
     current_task = None
     for cols in _entries(table):
         by_mode = {(c["mode"], c["fraction"]): c for c in cols}
         cells: list[Cell | None] = []
         for row in table.rows:
             for key in modes:
-                col = by_mode.get(key)
-                cells.append(None if col is None else table.cell(row["id"], col["key"]))
+                mode_col = by_mode.get(key)
+                cells.append(None if mode_col is None else table.cell(row["id"], mode_col["key"]))
         label = entry_label(cols[0])
         if _all_missing(cells):
             empty.append((label, _missing(cells)))

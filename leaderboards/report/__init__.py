@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import html
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from bench.errors import report
 from bench.records import RecordError, atomic_write_text
 from leaderboards.runs import GT_FILE, PRED_FILE, RunDirError, RunInfo, discover_runs
 
-EXIT_BAD_INPUT = 2
 TASK_ORDER = ("classification", "localization", "segmentation", "report", "consistency")
 
 CSS = """
@@ -32,7 +31,7 @@ td.num .ci{display:block;font-size:0.82em;color:#555}tr.section td{font-style:it
 details.run{border:1px solid #ddd;padding:4px 10px;margin:6px 0}details.run>summary{font-weight:600;cursor:pointer}
 pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:0.8em;white-space:pre-wrap}
 .examples{display:flex;flex-wrap:wrap;gap:16px}.example{flex:1 1 340px;border:1px solid #ddd;padding:8px}
-.note{color:#555;font-size:0.85em}.toc a{margin-right:12px}
+.note{color:#555;font-size:0.85em}.toc a{margin-right:12px}img.forest{display:block;margin:6px 0}
 """
 
 
@@ -223,6 +222,8 @@ def run_title(run: RunInfo) -> str:
 
 
 def run_section(run: RunInfo, anchor: str) -> str:
+    from leaderboards.report.subgroups import subgroup_section
+
     parts = [
         f'<details class="run" id="{anchor}"><summary>{_esc(run_title(run))}</summary>'
         f'<p class="note">{_esc(run.path)}</p>'
@@ -241,6 +242,7 @@ def run_section(run: RunInfo, anchor: str) -> str:
         )
         parts.append(metrics_table(results) + per_label_table(results) + _notes(results))
         parts.append(_plots(task, run, results))
+        parts.append(subgroup_section(results))
     parts.append(_examples(run))
     manifest = json.dumps(run.manifest, indent=2, ensure_ascii=False)
     parts.append(
@@ -285,9 +287,8 @@ def report_command(run_dirs: list[Path], out_html: Path) -> int:
         if not runs:
             raise RunDirError("no run directory found")
         page = build_report(runs)
-    except (RunDirError, RecordError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        return report(exc)
     atomic_write_text(out_html, page)
     print(f"{len(runs)} run(s) -> {out_html}")
     return 0

@@ -68,7 +68,7 @@ def build_examples(run_dir: Path, manifest: dict[str, Any], count: int = 3) -> l
     dataset = manifest.get("dataset")
     root = dataset.get("root") if isinstance(dataset, dict) else None
     preds = {rec.id: rec for _, rec in read_records(run_dir / "predictions.jsonl", "pred")}
-    examples = []
+    examples: list[Example] = []
     for _, gt in read_records(run_dir / "gt.jsonl", "gt"):
         if len(examples) == count:
             break

@@ -11,8 +11,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bench.tasks import MODES
 from leaderboards.report.curves import binary_curve_points  # noqa: E402
 
 DPI = 72
@@ -121,7 +123,7 @@ def overview_figure(
     """Zero-shot beside fine-tuned: per benchmark row, one marker per model at its value with the CI as a bar.
 
     `series`: (row label, model, mode) -> (value, low, high)."""
-    modes = [m for m in ("zero-shot", "fine-tune") if any(k[2] == m for k in series)]
+    modes = [m for m in MODES if any(k[2] == m for k in series)]
     height = 1.0 + 0.32 * len(rows) * max(1, min(len(models), 4)) ** 0.5
     fig, axes = plt.subplots(
         1, len(modes), figsize=(4.2 * len(modes) + 1.6, height), sharey=True, squeeze=False
@@ -149,7 +151,7 @@ def overview_figure(
             ax.set_xlim(0, 1.02)
         ax.set_yticks(range(len(rows)), list(rows))
         ax.set_ylim(len(rows) - 0.5, -0.5)
-    unique: dict[str, object] = {}
+    unique: dict[str, Artist] = {}
     for ax in axes[0]:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             unique.setdefault(label, handle)

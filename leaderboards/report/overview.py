@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bench.tasks import MODES
 from leaderboards.runs import RunInfo
 
 TASK_DEFAULTS = {
@@ -22,7 +23,6 @@ TASK_DEFAULTS = {
     "report": ("ce_micro_f1", "CE-F1"),
 }
 TASK_ORDER = ("classification", "localization", "segmentation", "report")
-MODES = ("zero-shot", "fine-tune")
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,8 @@ def comparison_table(rows: list[Row], models: list[str], points: dict[tuple[Row,
                     cells.append('<td class="num missing" title="no run">—</td>')
                     continue
                 text = f"{point.value:.3f}"
-                if best[mode] is not None and round(point.value, 3) == round(best[mode], 3):
+                best_value = best[mode]
+                if best_value is not None and round(point.value, 3) == round(best_value, 3):
                     text = f"<b>{text}</b>"
                 if point.low is not None and point.high is not None:
                     spread = f"± sd, {point.n_seeds} seeds" if point.n_seeds > 1 else ""

@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 
+from bench.errors import BadInputError
+from bench.tasks import MODES, TASK_NAMES
+from leaderboards.directions import metric_direction
+
 SPEC_DIR = Path(__file__).parent
-TASKS = ("classification", "localization", "segmentation", "report")
-MODES = ("zero-shot", "fine-tune")
+TASKS = TASK_NAMES
 TESTS = ("paired_bootstrap", "approximate_randomization", "delong", "none")
-LOWER_IS_BETTER_PREFIXES = ("hd95", "radcliq")
 
 _TOP_KEYS = {
     "name",
@@ -32,6 +34,7 @@ _TOP_KEYS = {
     "fractions",
     "columns",
     "rows",
+    "subgroups",
 }
 _COLUMN_KEYS = {
     "id",
@@ -44,6 +47,7 @@ _COLUMN_KEYS = {
     "split",
     "fractions",
     "lower_is_better",
+    "target",
 }
 _ROW_KEYS = {"id", "label", "model", "reported"}
 _REPORTED_KEYS = {"citation", "bibtex_key", "values"}
@@ -52,7 +56,7 @@ _SIGNIFICANCE_KEYS = {"test", "alpha", "n_boot", "n_perm", "seed", "family", "re
 FAMILIES = ("table", "task", "column")
 
 
-class SpecError(ValueError):
+class SpecError(BadInputError):
     """A spec file that cannot be used; the message names the file and the offending entry."""
 
 
@@ -99,6 +103,7 @@ class Column:
     fraction: float | None = None
     split: str | None = None
     lower_is_better: bool = False
+    target: float | None = None  # best is the value closest to it (calibration slope 1, intercept 0)
 
     @property
     def sub_label(self) -> str:
@@ -123,6 +128,20 @@ class Row:
 
 
 @dataclass(frozen=True)
+class SubgroupSpec:
+    """A subgroup table: one spec column's metric per subgroup of each field, for every reproduced model.
+
+    The numbers come from the `subgroups` block of the results files behind that column's cells
+    (docs/leaderboards.md, "Subgroup tables")."""
+
+    id: str
+    column: str  # a leaf column key of the spec
+    label: str
+    fields: list[str] | None = None  # None: every field the results carry, in their order
+    underdiagnosis: bool = True  # the No Finding FPR table, where the results have one
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     title: str
@@ -135,6 +154,7 @@ class Spec:
     order_by: str | None  # a column key; reproduced rows sorted by it (best first)
     path: str
     sha256: str
+    subgroups: list[SubgroupSpec] = field(default_factory=list)
 
     def column(self, key: str) -> Column:
         for col in self.columns:
@@ -170,7 +190,13 @@ def _expand_column(where: str, entry: dict[str, Any], default_fractions: list[fl
     if bad:
         raise SpecError(f"{where}: mode(s) {bad} not in {MODES}")
     metric = str(entry["metric"])
-    lower = bool(entry.get("lower_is_better", metric.startswith(LOWER_IS_BETTER_PREFIXES)))
+    direction = metric_direction(metric)
+    lower = bool(entry.get("lower_is_better", direction.lower_is_better))
+    target = entry.get("target", direction.target)
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int | float)):
+        raise SpecError(f"{where}: target must be a number (the ideal value), got {target!r}")
+    if target is not None and "lower_is_better" in entry:
+        raise SpecError(f"{where}: give either lower_is_better or target (best = closest to it), not both")
     label = str(entry.get("label", f"{entry['benchmark']} {metric}"))
     columns = []
     for mode in modes:
@@ -184,6 +210,7 @@ def _expand_column(where: str, entry: dict[str, Any], default_fractions: list[fl
             mode=mode,
             split=entry.get("split"),
             lower_is_better=lower,
+            target=None if target is None else float(target),
         )
         if mode == "fine-tune":
             fractions = [float(f) for f in entry.get("fractions", default_fractions)] or [1.0]
@@ -295,6 +322,7 @@ def load_spec(spec: str | Path) -> Spec:
         order_by = str(_check_keys(f"{path}: order", order, {"by"}).get("by"))
         if order_by not in keys:
             raise SpecError(f"{path}: order.by {order_by!r} is not a column key ({keys})")
+    subgroups = parse_subgroups(str(path), raw.get("subgroups"), columns)
     return Spec(
         name=str(raw.get("name", path.stem)),
         title=str(raw.get("title", path.stem)),
@@ -307,7 +335,52 @@ def load_spec(spec: str | Path) -> Spec:
         order_by=order_by,
         path=str(path),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        subgroups=subgroups,
     )
+
+
+_SUBGROUP_KEYS = {"id", "column", "label", "fields", "underdiagnosis"}
+
+
+def parse_subgroups(where: str, entries: Any, columns: list[Column]) -> list[SubgroupSpec]:
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise SpecError(f"{where}: subgroups must be a list of subgroup tables, got {type(entries).__name__}")
+    keys = [c.key for c in columns]
+    out: list[SubgroupSpec] = []
+    for i, entry in enumerate(entries):
+        at = f"{where}: subgroups[{i}]"
+        entry = _check_keys(at, entry, _SUBGROUP_KEYS)
+        for key in ("id", "column"):
+            if not entry.get(key):
+                raise SpecError(f"{at}: missing {key!r}")
+        if entry["column"] not in keys:
+            raise SpecError(f"{at}: column {entry['column']!r} is not a leaf column key ({', '.join(keys)})")
+        fields = entry.get("fields")
+        if fields is not None and (
+            not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f for f in fields)
+        ):
+            raise SpecError(f"{at}: fields must be a non-empty list of meta field names, got {fields!r}")
+        underdiagnosis = entry.get("underdiagnosis", True)
+        if not isinstance(underdiagnosis, bool):
+            raise SpecError(f"{at}: underdiagnosis must be true or false, got {underdiagnosis!r}")
+        column = next(c for c in columns if c.key == entry["column"])
+        out.append(
+            SubgroupSpec(
+                id=str(entry["id"]),
+                column=column.key,
+                label=str(entry.get("label", column.label)),
+                fields=None if fields is None else [str(f) for f in fields],
+                underdiagnosis=underdiagnosis,
+            )
+        )
+    ids = [s.id for s in out]
+    if len(set(ids)) != len(ids):
+        raise SpecError(
+            f"{where}: duplicate subgroup table ids {sorted({i for i in ids if ids.count(i) > 1})}"
+        )
+    return out
 
 
 def shipped_specs() -> list[str]:

@@ -73,14 +73,16 @@ def test_corrupt_image(name: str, pattern: str, demo_root: Path, tmp_path: Path)
     assert victim.name in str(error)
 
 
-def test_empty_split(demo_root: Path, tmp_path: Path):
+def test_empty_split(demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     root = _copy(demo_root, "chestxray14", tmp_path)
     (root / "test_list.txt").write_text("")
     error = _check_error("chestxray14", root)
     assert "'test' has no images" in str(error)
     console = Console(file=io.StringIO(), width=200)
     assert check_dataset("chestxray14", root, console=console) == 2
-    assert "has no images" in console.file.getvalue()
+    stderr = capsys.readouterr().err  # errors go to stderr, one line (bench.errors), then the expected layout
+    assert stderr.startswith("error: ") and "has no images" in stderr.splitlines()[0]
+    assert "expected layout for chestxray14:" in stderr
 
 
 def test_missing_masks_and_wrong_root(demo_root: Path, tmp_path: Path):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bench.cli import app
 from bench.datasets import get_adapter
 from bench.records import read_records
+from cxrbench.cli import app
 
 runner = CliRunner()
 

@@ -23,6 +23,8 @@ def _pydicom_reference(
     monochrome1: bool,
     spacing: float,
     window: bool,
+    sex: str | None = None,
+    age: str | None = None,
 ) -> None:
     """The dataset built and written with pydicom, as the generator did before it encoded the bytes itself."""
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -47,6 +49,10 @@ def _pydicom_reference(
     ds.StudyInstanceUID = generate_uid(entropy_srcs=[uid_key, "study"])
     ds.SeriesInstanceUID = generate_uid(entropy_srcs=[uid_key, "series"])
     ds.PatientID = patient_id
+    if sex is not None:
+        ds.PatientSex = sex
+    if age is not None:
+        ds.PatientAge = age
     ds.Modality = "DX"
     ds.Rows, ds.Columns = stored.shape
     ds.SamplesPerPixel = 1
@@ -64,11 +70,22 @@ def _pydicom_reference(
 
 
 @pytest.mark.parametrize(
-    ("monochrome1", "window", "patient_id", "shape"),
-    [(False, True, "ab12cd34", (64, 48)), (True, True, "odd", (33, 17)), (True, False, "x" * 7, (8, 8))],
+    ("monochrome1", "window", "patient_id", "shape", "sex", "age"),
+    [
+        (False, True, "ab12cd34", (64, 48), None, None),
+        (True, True, "odd", (33, 17), "F", "045Y"),
+        (True, False, "x" * 7, (8, 8), "", ""),  # empty elements, as some publishers leave them
+        (False, True, "y", (9, 9), "O", None),
+    ],
 )
 def test_dicom_bytes_equal_pydicom(
-    monochrome1: bool, window: bool, patient_id: str, shape: tuple[int, int], tmp_path: Path
+    monochrome1: bool,
+    window: bool,
+    patient_id: str,
+    shape: tuple[int, int],
+    sex: str | None,
+    age: str | None,
+    tmp_path: Path,
 ) -> None:
     image = np.random.default_rng(7).random(shape).astype(np.float32)
     ours, reference = tmp_path / "ours.dicom", tmp_path / "reference.dicom"
@@ -81,11 +98,14 @@ def test_dicom_bytes_equal_pydicom(
         monochrome1=monochrome1,
         pixel_spacing_mm=1.40625,
         with_window=window,
+        patient_sex=sex,
+        patient_age=age,
     )
-    _pydicom_reference(reference, image, key, patient_id, monochrome1, 1.40625, window)
+    _pydicom_reference(reference, image, key, patient_id, monochrome1, 1.40625, window, sex, age)
     assert ours.read_bytes() == reference.read_bytes()
     ds = pydicom.dcmread(ours)
     assert ds.pixel_array.shape == shape and ds.PatientID == patient_id
+    assert ds.get("PatientSex") == sex and ds.get("PatientAge") == age
 
 
 @pytest.mark.parametrize("shape", [(256, 256), (1, 5), (7, 3), (31, 200)])

@@ -205,7 +205,7 @@ def test_nlm_release_wrappers(name: str, wrapper: str, demo_root: Path, tmp_path
     assert wrapped.keys() == flat.keys()
     for key, record in wrapped.items():
         assert (tmp_path / record.meta["path"]).is_file()
-        assert record.masks == flat[key].masks and record.meta["sex"] == flat[key].meta["sex"]
+        assert record.masks == flat[key].masks and record.meta.get("sex") == flat[key].meta.get("sex")
 
 
 def test_shenzhen_kaggle_mask_folder(demo_root: Path, tmp_path: Path) -> None:

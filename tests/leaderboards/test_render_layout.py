@@ -179,7 +179,7 @@ def test_terminal_summary_fits_100_columns_with_every_value_and_ci() -> None:
 def test_cli_accepts_runs_as_a_list_and_repeated(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from bench.cli import app
+    from cxrbench.cli import app
 
     data = write_classification(tmp_path / "data", 40, 3, {"a": 0.4, "b": 0.2})
     make_run(tmp_path / "one", "a", model="a:w", dataset="chestxray14", gt=data["gt"], pred=data["a"])

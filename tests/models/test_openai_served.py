@@ -424,7 +424,9 @@ def test_401_and_404_fail_at_once_in_one_line(monkeypatch: pytest.MonkeyPatch) -
     assert "The model `no-such-model` does not exist." in message
 
 
-def test_cli_reports_a_404_as_one_line_and_exit_1(tmp_path: Path, demo_root: Path) -> None:
+def test_cli_reports_a_404_as_one_line_and_exit_1(
+    tmp_path: Path, demo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from rich.console import Console
 
     from bench.run.cli_run import run_command
@@ -435,8 +437,8 @@ def test_cli_reports_a_404_as_one_line_and_exit_1(tmp_path: Path, demo_root: Pat
             f"openai:{url}#wrong", "chestxray14", demo_root, tmp_path / "run", n_boot=0, meteor=False,
             bertscore=False, console=Console(file=out, width=2000),
         )  # fmt: skip
-    assert code == 1 and server.requests >= 1
-    (line,) = out.getvalue().strip().splitlines()
+    assert code == 1 and server.requests >= 1  # a failed run (bench.errors); the error goes to stderr
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
     assert line.startswith("error:") and "404" in line and "'wrong'" in line
 
 

@@ -10,9 +10,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from bench.cli import app
 from bench.datasets import get_adapter
 from bench.run.context import model_options
+from cxrbench.cli import app
 from leaderboards.runs import discover_runs, partial_runs
 
 cli = CliRunner()
@@ -67,7 +67,7 @@ def test_unknown_option_is_a_one_line_error(demo_data: Path, tmp_path: Path) -> 
         ]
         + ["--option", "colour=blue"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # usage: bench.errors
     assert "has no option 'colour'" in result.output and "Traceback" not in result.output
 
 
@@ -128,7 +128,7 @@ def test_limit_makes_a_partial_run_that_never_enters_a_table(demo_data: Path, tm
     full = _run(
         ["--model", f"imt-text:{answers}", "--root", str(demo_data / "vindr-cxr"), "--out", str(run_dir)]
     )
-    assert full.exit_code == 1 and "differs in" in full.output and "limit" in full.output
+    assert full.exit_code == 2 and "differs in" in full.output and "limit" in full.output
 
 
 class _ConstantModel:

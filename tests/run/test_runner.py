@@ -137,8 +137,9 @@ def test_bad_inputs_are_refused(demo_data: Path, weights: Path, tmp_path: Path, 
     _run(weights, demo_data, tmp_path / "b")
     with pytest.raises(ValueError, match="different run"):
         _run(weights, demo_data, tmp_path / "b", seed=5)
-    assert run_command("nonsense", "jsrt", demo_data / "jsrt", tmp_path / "c", split="fold2") == 1
-    assert run_command(f"baseline:{weights}", "nih", demo_data / "jsrt", tmp_path / "c") == 1
+    # a bad model spec or dataset is a usage error (2), not a failed run (1): bench.errors
+    assert run_command("nonsense", "jsrt", demo_data / "jsrt", tmp_path / "c", split="fold2") == 2
+    assert run_command(f"baseline:{weights}", "nih", demo_data / "jsrt", tmp_path / "c") == 2
 
     from bench.models.baseline import BaselineModel
 

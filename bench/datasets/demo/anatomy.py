@@ -157,7 +157,7 @@ def _anatomy(rng: np.random.Generator, size: int, cardiomegaly: bool) -> dict[st
 
 
 def _lung_extent(lung: np.ndarray, size: int) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = _bbox(lung)  # type: ignore[misc]
+    x0, y0, x1, y1 = _bbox(lung)  # type: ignore[misc]  # the lung mask is never empty
     return x0 / size, y0 / size, x1 / size, y1 / size
 
 
@@ -175,9 +175,9 @@ def _place(
     ex0, ey0, ex1, ey1 = _lung_extent(lung, size)
     lcx, lw, lh = (ex0 + ex1) / 2, ex1 - ex0, ey1 - ey0
     severity_index = int(rng.integers(0, 3))
-    severity = SEVERITIES[severity_index]
+    severity: str | None = SEVERITIES[severity_index]
     if label in HEART:
-        x0, y0, x1, y1 = _bbox(masks["heart"])  # type: ignore[misc]
+        x0, y0, x1, y1 = _bbox(masks["heart"])  # type: ignore[misc]  # the heart mask is never empty
         polygon = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
         return [Finding(label, "central", (x0, y0, x1, y1), polygon, severity=severity)], []
     if label in OBJECT:
@@ -201,8 +201,8 @@ def _place(
             region = _ellipse(size, cy, cx, r, r)
             polygon = _outline(cy, cx, r, r, size, 8 if shape == 2 else 16)
         side = "right" if cx < 0.5 else "left"
-        polygon = _clip_polygon(polygon, _bbox(region))  # type: ignore[arg-type]
-        finding = Finding(label, side, _bbox(region), polygon, size_mm=2 * r * size * spacing, shape=shape)  # type: ignore[arg-type]
+        polygon = _clip_polygon(polygon, _bbox(region))  # type: ignore[arg-type]  # an object lies inside the image
+        finding = Finding(label, side, _bbox(region), polygon, size_mm=2 * r * size * spacing, shape=shape)  # type: ignore[arg-type]  # as above
         return [finding], [(region, 1.0)]
     if label in BILATERAL:
         findings, edits = [], []

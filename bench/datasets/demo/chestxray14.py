@@ -3,18 +3,18 @@
 From the facts: the file names (`layout`, `split_files`), the exact headers as a CSV parser sees them
 (`data_entry_columns`: bracketed names split at their commas, a trailing empty column in Data_Entry_2017.csv and
 its rows; `bbox_csv_columns`: 'Bbox [x', 'y', 'w', 'h]' and three empty trailing header fields, 6-field rows),
-the label spellings (`label_names`; the box file's own `bbox_label_names`, e.g. 'Infiltrate'), the 'Finding
+the subgroup columns (`subgroup_meta`: Patient Gender, Patient Age with one age over 120, View Position), the label
+spellings (`label_names`; the box file's own `bbox_label_names`, e.g. 'Infiltrate'), the 'Finding
 Labels' encoding (`label_encoding`), the Image Index pattern (`split_definition`), the Kaggle archive folders
 (`image_archives`: images_001/images/...) and the 1024-px box frame (`coordinates`, `image_format`).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from bench.datasets.demo.anatomy import synth_case
-from bench.datasets.demo.common import IMAGE_SIZE, choose_split, looks, pick, pool, rng_for, role
+from bench.datasets.demo.common import IMAGE_SIZE, choose_split, fact_search, looks, pick, pool, rng_for, role
 from bench.datasets.demo.writers import save_png, save_rgba_png, write_csv, write_file
 from bench.datasets.factsheet import fact
 
@@ -35,13 +35,15 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
     bbox_fields = len([c for c in bbox_header if c])  # the rows have 6 fields, the header 9
     split_files = fact(NAME, "split_files")  # train_val_list.txt, test_list.txt
     split_names = list(fact(NAME, "split_counts"))[:2]  # train_val, test
-    example = re.search(r"(\d+)_(\d+)\.png", fact(NAME, "split_definition")["format"])  # 00011575_000.png
+    example = fact_search(r"(\d+)_(\d+)\.png", fact(NAME, "split_definition")["format"])  # 00011575_000.png
     patient_digits, follow_up_digits = len(example.group(1)), len(example.group(2))
     archives = fact(NAME, "image_archives")
     inner = archives["unpacks_to"].split("/")[0]  # images
     folders = [name.split(".")[0] for name in archives["box_names"]]  # images_001, images_002, ...
-    released_side = int(re.match(r"\d+", fact(NAME, "image_format")["size"]).group(0))  # 1024
+    released_side = int(fact_search(r"\A\d+", fact(NAME, "image_format")["size"]).group(0))  # 1024
     views = fact(NAME, "view_positions")
+    # fact `subgroup_meta`: the 2017 file has ages over 100 (three-digit typing errors); one row carries such an age
+    typo_age = fact(NAME, "subgroup_meta")["age"]["drop_above"] + 28
     entries, boxes = [], []
     split_lists: dict[str, list[str]] = {s: [] for s in split_names}
     patient, follow_up, count = 0, 0, 0
@@ -61,7 +63,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
             "label": encoding["separator"].join(findings) or no_finding,
             "follow": follow_up,
             "patient id": patient,
-            "age": case.age,
+            "age": typo_age if count == 3 else case.age,
             "gender": case.sex,
             "sex": case.sex,
             "view": str(rng.choice(views)),
@@ -70,7 +72,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
             "spacing": 0.143,
         }
         # a trailing empty field where the header has one
-        entries.append([values.get(role, "") for role in _roles(header)])
+        entries.append([values.get(role, "") if role is not None else "" for role in _roles(header)])
         if split == split_names[1] and rng.random() < 0.6:
             scale = released_side / IMAGE_SIZE
             for finding in case.findings:

@@ -7,18 +7,27 @@ train/ and valid/).
 
 From the facts: the file names (`layout`), the three headers (`train_csv_columns`, `valid_csv_columns`,
 `test_labels_csv_columns`), the path forms and first patient numbers per split and the view file names
-(`path_prefixes`), the Sex / Frontal/Lateral / AP/PA values, and the label encodings (`label_encoding`). The value
+(`path_prefixes`), the Sex / Frontal/Lateral / AP/PA values with their rare ones (`subgroup_meta`: Sex 'Unknown',
+Age 0, AP/PA 'LL' on a frontal image), and the label encodings (`label_encoding`). The value
 spelling of test_labels.csv is not stated by a source; the demo writes the study-level test ground truth's 0 / 1
 (train and valid: 1.0 / 0.0 / -1.0 / blank and 1.0 / 0.0), so both spellings are exercised.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import TypedDict
 
 from bench.datasets.demo.anatomy import synth_case
-from bench.datasets.demo.common import IMAGE_SIZE, chexpert_cells, choose_split, pick, pool, rng_for
+from bench.datasets.demo.common import (
+    IMAGE_SIZE,
+    chexpert_cells,
+    choose_split,
+    fact_search,
+    pick,
+    pool,
+    rng_for,
+)
 from bench.datasets.demo.writers import save_jpeg, write_csv
 from bench.datasets.factsheet import fact
 
@@ -26,9 +35,21 @@ NAME = "chexpert"
 SHARES = {"train": 0.6, "valid": 0.2, "test": 0.2}
 # Non-label columns by a word of their name (the header itself comes from the facts).
 COLUMN_ROLES = ("path", "sex", "age", "frontal/lateral", "ap/pa")
+# The row count from which each rare publisher value is written once (Unknown sex, Age 0, LL view).
+RARE_FROM = {"sex": 2, "age": 5, "ll": 7}
 
 
-def splits() -> dict[str, dict[str, object]]:
+class SplitLayout(TypedDict):
+    file: str
+    header: list[str]
+    folder: str
+    patient_word: str
+    digits: int
+    first_patient: int
+    study_word: str
+
+
+def splits() -> dict[str, SplitLayout]:
     """Per split: csv file, header, path template parts and first patient number, all from the facts."""
     layout = fact(NAME, "layout")
     prefixes = fact(NAME, "path_prefixes")
@@ -36,7 +57,7 @@ def splits() -> dict[str, dict[str, object]]:
     files = {
         "train": Path(pick(layout, "/train.csv", start=release)).name,
         "valid": Path(pick(layout, "/valid.csv", start=release)).name,
-        "test": Path(re.search(r"\S*test_labels\.csv", pick(layout, "test_labels")).group(0)).name,
+        "test": Path(fact_search(r"\S*test_labels\.csv", pick(layout, "test_labels")).group(0)).name,
     }
     examples = {
         "train": prefixes["train_small"],
@@ -48,10 +69,10 @@ def splits() -> dict[str, dict[str, object]]:
         "valid": fact(NAME, "valid_csv_columns"),
         "test": fact(NAME, "test_labels_csv_columns"),
     }
-    out = {}
+    out: dict[str, SplitLayout] = {}
     for split, example in examples.items():
         head, patient, study, _view = example.rsplit("/", 3)  # 'CheXpert-v1.0-small/train', 'patient00001'
-        digits = re.search(r"\d+", patient)
+        digits = fact_search(r"\d+", patient)
         out[split] = {
             "file": files[split],
             "header": headers[split],
@@ -73,11 +94,14 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
     frontal_file, lateral_file = views[0], pick(views, "view2_lateral")
     frontal, lateral = fact(NAME, "frontal_lateral_values")
     ap_pa = fact(NAME, "ap_pa_values")[:2]  # AP, PA: the frontal projections
-    sexes = fact(NAME, "sex_values")
+    sexes = fact(NAME, "sex_values")  # Male, Female, Unknown
+    ap_pa_values = fact(NAME, "ap_pa_values")  # AP, PA, LL, RL, ""
+    no_age = fact(NAME, "subgroup_meta")["age"]["placeholder"]  # Age 0: no age
     encoding = fact(NAME, "label_encoding")
     meaning = {v: str(k) for k, v in encoding["test_groundtruth"].items()}  # {"1": positive, "0": negative}
     test_one, test_zero = meaning["positive"], meaning["negative"]
     rows: dict[str, list[list[object]]] = {s: [] for s in SHARES}
+    pending = set(RARE_FROM)
     patients = {split: info["first_patient"] for split, info in layout.items()}
     count, n_patients = 0, 0
     while count < n:
@@ -107,10 +131,23 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
                 )  # below the release folder
                 save_jpeg(out / on_disk, case.image if view == frontal else case.image[:, ::-1])
                 sex = sexes[0] if case.sex == "M" else sexes[1]
+                age = case.age
+                # the publisher's rare values, once each on the first train / valid row from a fixed count on
+                # (no random draw, so nothing else moves): Sex 'Unknown', the Age placeholder 0, and a frontal
+                # image whose AP/PA cell says LL (fact); test_labels.csv has no such columns
+                due = {
+                    k for k, start in RARE_FROM.items() if k in pending and count >= start and split != "test"
+                }
+                if view != frontal:
+                    due.discard("ll")
+                sex = sexes[2] if "sex" in due else sex
+                age = no_age if "age" in due else age
+                projection = ap_pa_values[2] if "ll" in due else projection
+                pending -= due
                 values = {
                     "path": relative,
                     "sex": sex,
-                    "age": case.age,
+                    "age": age,
                     "frontal/lateral": view,
                     "ap/pa": projection,
                 }

@@ -50,6 +50,14 @@ def pick(values: Iterable[Any], *words: str, start: str = "") -> str:
     return found[0]
 
 
+def fact_search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """The first match of `pattern` in a fact's text (a fact sheet that no longer says it names the pattern)."""
+    found = re.search(pattern, text, flags)
+    if found is None:
+        raise KeyError(f"expected a fact text matching {pattern!r}, found {text!r}")
+    return found
+
+
 def printf(pattern: str) -> str:
     """The printf pattern that opens a fact value: 'h%04d.png (h0001.png..h5000.png, gaps)' -> 'h%04d.png'."""
     return pattern.split()[0]

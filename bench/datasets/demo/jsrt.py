@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets.demo.anatomy import Case, synth_case
-from bench.datasets.demo.common import IMAGE_SIZE, fill, rng_for
+from bench.datasets.demo.common import IMAGE_SIZE, fact_search, fill, rng_for
 from bench.datasets.demo.writers import save_jsrt_img, save_mask
 from bench.datasets.factsheet import fact
 
@@ -83,7 +83,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
     image_dir = fact(NAME, "layout")["images"][0].split("/")[0]  # All247images
     scr = fact(NAME, "scr_layout")
     raw = fact(NAME, "raw_format")
-    mask_side = int(re.search(r"(\d+) x \d+", scr["mask_format"]).group(1))  # 1024: half the 2048 image
+    mask_side = int(fact_search(r"(\d+) x \d+", scr["mask_format"]).group(1))  # 1024: half the 2048 image
     step = raw["width"] // mask_side
     clndat, cnndat = fact(NAME, "clndat_format"), fact(NAME, "cnndat_format")
     non_nodule_label = fact(NAME, "label_names")["image_level"][1]  # the literal last field of CNNDAT

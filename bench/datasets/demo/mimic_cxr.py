@@ -5,7 +5,9 @@ own order, `metadata_csv_columns`), the split values, view positions, image and 
 (`image_path_pattern`, `report_path_pattern`), the id formats (`image_path_pattern` note) and the report
 structures (`report_format_examples`, with header names from `section_parser`): standard FINDINGS / IMPRESSION,
 IMPRESSION followed by RECOMMENDATION(S), FINDINGS AND IMPRESSION, a CONCLUSION-only report whose findings sit
-under a study-describing header ('CHEST, TWO VIEWS:'), and reports without any header.
+under a study-describing header ('CHEST, TWO VIEWS:'), and reports without any header. Beside them, MIMIC-IV's
+hosp/patients.csv.gz (`subgroup_meta`: gender, anchor_age, anchor_year ...; one subject aged 91 = 'over 89'), the
+file the adapter's `patients` option reads for meta.sex and meta.age.
 
 `write` returns the truth behind the reports, {study_id: stated_attributes(case)}, for tests of the attribute
 extraction (the layout itself has no such file).
@@ -27,6 +29,7 @@ from bench.datasets.demo.common import (
     chexpert_cells,
     choose_split,
     fact_note,
+    fact_search,
     fill,
     pool,
     rng_for,
@@ -109,7 +112,7 @@ def report(structure: str, findings: str, impression: str) -> str:
 
 def _dicom_id(seed: int, study: str, view: str) -> str:
     """Dash-separated hex groups shaped like the example in the fact note (5 groups of 8)."""
-    example = re.search(r"e\.g\. ([0-9a-f-]+)", fact_note(NAME, "image_path_pattern")).group(1)
+    example = fact_search(r"e\.g\. ([0-9a-f-]+)", fact_note(NAME, "image_path_pattern")).group(1)
     digest = hashlib.sha1(f"{seed}-{study}-{view}".encode()).hexdigest()
     groups, start = [], 0
     for group in example.split("-"):
@@ -145,9 +148,11 @@ def write(out: Path, n: int = 200, seed: int = 0) -> dict[str, dict[str, dict[st
     splits = fact(NAME, "split_values")
     views = fact(NAME, "view_positions")
     frontal, lateral = views[0], next(v for v in views if "LAT" in v)
-    examination = re.search(
+    examination = fact_search(
         r"EXAMINATION:\s+(.+)", fact(NAME, "report_format_examples")["impression_then_recommendations"]
     ).group(1)
+    subgroup = fact(NAME, "subgroup_meta")
+    patient_rows: list[list[object]] = []
     split_rows, label_rows, meta_rows = [], [], []
     truth: dict[str, dict[str, dict[str, Any]]] = {}
     count, subject, n_subjects = 0, 10000000, 0
@@ -155,6 +160,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> dict[str, dict[str, dict[st
         subject += int(rng.integers(1, 50))
         split = choose_split(rng, n_subjects, dict(zip(splits, (0.6, 0.1, 0.3), strict=True)))
         n_subjects += 1
+        first_of_subject = True
         for _ in range(int(rng.integers(1, 3))):
             study = str(50000000 + int(rng.integers(0, 9999999)))
             case: Case = synth_case(rng, IMAGE_SIZE, kinds, p_normal=0.3, p_uncertain=0.15)
@@ -166,6 +172,9 @@ def write(out: Path, n: int = 200, seed: int = 0) -> dict[str, dict[str, dict[st
             text = report(structure, *report_parts(case, kinds))
             write_file(out / fill(fact(NAME, "report_path_pattern"), **ids), text.encode())
             truth[study] = stated_attributes(case)
+            if first_of_subject:
+                patient_rows.append(_patient_row(subgroup, subject, case, n_subjects))
+                first_of_subject = False
             cells = chexpert_cells(case.positive, case.uncertain, observations, False)
             by_column = dict(zip(observations, cells, strict=True))
             label_rows.append([ids.get(c, by_column.get(c, "")) for c in label_columns])
@@ -185,7 +194,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> dict[str, dict[str, dict[st
                             "viewposition": view,
                             "rows": IMAGE_SIZE,
                             "columns": IMAGE_SIZE,
-                            "studydate": 21800506 + int(rng.integers(0, 20)),
+                            "studydate": STUDY_YEAR * 10000 + 506 + int(rng.integers(0, 20)),
                             "studytime": _study_time(rng),
                             "procedure": examination,
                             "viewcode": "postero-anterior" if view == frontal else "lateral",
@@ -197,4 +206,26 @@ def write(out: Path, n: int = 200, seed: int = 0) -> dict[str, dict[str, dict[st
     write_csv(out / files["split"], split_columns, split_rows, gz=True)
     write_csv(out / files["chexpert"], label_columns, label_rows, gz=True)
     write_csv(out / files["metadata"], meta_columns, meta_rows, gz=True)
+    patients_file = fact_search(r"\S+/patients\.csv\.gz", subgroup["sex"]["file"]).group(
+        0
+    )  # hosp/patients.csv.gz
+    write_csv(out / patients_file, subgroup["patients_columns"], patient_rows, gz=True)
     return truth
+
+
+STUDY_YEAR = 2180  # the demo's shifted StudyDate year (21800506 + a few days)
+
+
+def _patient_row(subgroup: dict[str, Any], subject: int, case: Case, index: int) -> list[object]:
+    """The subject's MIMIC-IV patients row (fact `subgroup_meta`): gender, anchor_age in a shifted anchor_year
+    0-2 years before the studies, and one subject in the publisher's 'over 89' group (anchor_age 91)."""
+    anchor_year = STUDY_YEAR - index % 3
+    values = {
+        "subject_id": subject,
+        "gender": case.sex,
+        "anchor_age": subgroup["anchor_age_over_89"] if index == 3 else case.age,
+        "anchor_year": anchor_year,
+        "anchor_year_group": subgroup["anchor_year_groups"][index % len(subgroup["anchor_year_groups"])],
+        "dod": "",
+    }
+    return [values[column] for column in subgroup["patients_columns"]]

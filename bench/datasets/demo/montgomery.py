@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets.demo.anatomy import Case
-from bench.datasets.demo.common import rng_for
+from bench.datasets.demo.common import fact_search, rng_for
 from bench.datasets.demo.nlm_tb import label_digit, quoted, write_set
 from bench.datasets.demo.writers import save_mask, write_file
 from bench.datasets.factsheet import fact
@@ -27,7 +27,7 @@ NAME = "montgomery"
 
 def patient_side(description: str) -> str:
     """The anatomy mask a folder holds: "lung on the IMAGE left = the patient's RIGHT lung" -> 'right lung'."""
-    side = re.search(r"patient's (\w+) lung", description, re.IGNORECASE).group(1).lower()
+    side = fact_search(r"patient's (\w+) lung", description, re.IGNORECASE).group(1).lower()
     return f"{side} lung"
 
 
@@ -43,7 +43,7 @@ def numbering(n: int, seed: int) -> list[tuple[int, int]]:
     """Sparse numbers as the publisher's: normals among 1..0103, TB cases among 0104..0399 (fact)."""
     counts = fact(NAME, "official_counts")["images"]
     text = fact(NAME, "image_name_pattern")["numbering"]
-    last_normal = int(re.search(r"normals are numbered <= (\d+)", text).group(1))
+    last_normal = int(fact_search(r"normals are numbered <= (\d+)", text).group(1))
     first_tb, last_tb = (int(v) for v in re.findall(r"MCUCXR_(\d+)_1", text)[:2])
     normal = n * counts["normal"] // (counts["normal"] + counts["tuberculosis"])
     rng = rng_for(f"{NAME}-numbers", seed)

@@ -30,8 +30,8 @@ ROUND_LESIONS = {"Nodule", "Calcification", "Lung Lesion", "Nodule/Mass"}
 
 
 def _grade_word(f: Finding) -> str:
-    index = SEVERITIES.index(f.severity)  # type: ignore[arg-type]
-    return f.severity if f.label in SIZE_GRADED else SEVERITY_WORDS[index]  # type: ignore[return-value]
+    index = SEVERITIES.index(f.severity)
+    return f.severity if f.label in SIZE_GRADED else SEVERITY_WORDS[index]  # type: ignore[return-value]  # every finding here is graded
 
 
 def _lesion_noun(f: Finding) -> str:

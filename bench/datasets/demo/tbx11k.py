@@ -40,7 +40,13 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
         pick(fact(NAME, "image_folders"), f"{image_root}/{folder}")
     categories = fact(NAME, "coco_categories")
     # the box classes drawn on TB images: active and latent (the 'uncertain' class occurs only in the test set)
-    tb_kinds = {look(c["name"]): c["id"] for c in categories if look(c["name"]) != "Tuberculosis"}
+    tb_kinds: dict[str, int] = {}
+    for category in categories:
+        kind = look(category["name"])
+        if kind is None:
+            raise KeyError(f"TBX11K category {category['name']!r} has no demo look")
+        if kind != "Tuberculosis":
+            tb_kinds[kind] = category["id"]
     encoding = fact(NAME, "label_encoding")
     image_keys = _keys(encoding["json_image"])
     annotation_keys = _keys(encoding["json_annotation"])

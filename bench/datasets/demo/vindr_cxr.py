@@ -4,7 +4,9 @@ on test.
 From the facts: the four annotation CSVs and the `<split>/<image_id>.dicom` paths (`layout`), both label headers
 (`image_labels_train_columns` with rad_id and 'Other diseases'; `image_labels_test_columns` without rad_id and
 with 'Other disease'), the box header (`annotations_csv_columns`), the local / global label names, reader ids
-(`readers`), 'No finding' box rows with empty coordinates (`no_finding_box_rows`), photometric interpretations.
+(`readers`), 'No finding' box rows with empty coordinates (`no_finding_box_rows`), photometric interpretations,
+and the kept patient tags (`subgroup_meta`: Patient's Sex M / F / O / blank / absent, Patient's Age 'NNNY' /
+'NNNM' / blank / absent).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
         image_id = hashlib.md5(f"{seed}-{index}".encode()).hexdigest()  # 32 hex chars, as the publisher's ids
         case = synth_case(rng, IMAGE_SIZE, kinds, p_normal=0.4)
         photometric = photometrics[index % len(photometrics)]
+        sex, age = _patient_tags(index, case.sex, case.age)
         save_dicom(
             out / fill(pick(layout, "<image_id>", start=f"{split}/"), image_id=image_id),
             case.image,
@@ -62,6 +65,8 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
             patient_id=image_id[:8],
             monochrome1=photometric.endswith("1"),
             pixel_spacing_mm=case.pixel_spacing_mm,
+            patient_sex=sex,
+            patient_age=age,
         )
         if split == "train":  # 3 of the 17 radiologists read each training image
             readers = [str(r) for r in rng.choice(rad_ids, 3, replace=False)]
@@ -102,6 +107,18 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
             box_columns[split],
             boxes[split],
         )
+
+
+def _patient_tags(index: int, sex: str, age: int) -> tuple[str | None, str | None]:
+    """(0010,0040) Patient's Sex and (0010,1010) Patient's Age as the publisher's files may hold them (fact
+    `subgroup_meta`): mostly M / F and 'NNNY', with 'O', blanks, absent elements and a month age in fixed slots."""
+    sex_values = fact(NAME, "subgroup_meta")["sex"]
+    other = sex_values["left_out"].split()[0]  # 'O'
+    tag_sex: str | None = {3: other, 5: "", 8: None}.get(index % 10, sex)
+    tag_age: str | None = {4: "", 6: None}.get(index % 10, f"{age:03d}Y")
+    if index == 2:
+        tag_age = "006M"  # a DICOM age in months (fact dicom_as)
+    return tag_sex, tag_age
 
 
 def _ids(columns: list[str], image_id: str, reader: str) -> list[object]:

@@ -214,6 +214,7 @@ def classify_anatomy(sentence: str, start: int, end: int, options: RuleOptions) 
         return UNCERTAIN if options.stable_anatomy_is_uncertain else None
     normal = _NORMAL_SIZE.search(after)
     enlarged = _ENLARGED_SIZE.search(after)
+    qualifier: re.Match[str] | None
     if enlarged and "," in after[: enlarged.start()]:  # "stable heart size, enlarged aorta"
         enlarged = None
     if normal and enlarged:

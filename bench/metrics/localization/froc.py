@@ -29,10 +29,11 @@ from bench.metrics.localization.boxes import (
     points_in_polygon,
 )
 from bench.metrics.localization.data import FlatDetections, GroupBlock, group_blocks
+from bench.tasks import OPTIONS, default_of
 
 FROC_FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-HIT_RULES = ("center_in_object", "center_in_box", "iou@0.5")
-DEFAULT_HIT_RULE = "center_in_object"
+HIT_RULES = OPTIONS["froc_hit"].choices
+DEFAULT_HIT_RULE = default_of("froc_hit")
 _BLOCK_ELEMENTS = 2_000_000
 
 
@@ -66,7 +67,8 @@ def froc_hits(flat: FlatDetections, hit_rule: str = DEFAULT_HIT_RULE) -> tuple[n
             inside = iou(det, gt) >= 0.5
         inside &= blk.det_valid[:, :, None] & blk.gt_valid[:, None, :]
         first_hit = inside & (np.cumsum(inside, axis=1) == 1)
-        is_fp[blk.det_idx[blk.det_valid]] = ~inside.any(axis=2)[blk.det_valid]
+        # the stubs type any(axis=...) as a scalar or an array (they do not track ndim); inside is 3-D
+        is_fp[blk.det_idx[blk.det_valid]] = ~inside.any(axis=2)[blk.det_valid]  # type: ignore[index]
         new_hits[blk.det_idx[blk.det_valid]] = first_hit.sum(axis=2)[blk.det_valid]
     return is_fp, new_hits
 

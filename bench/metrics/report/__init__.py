@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.metrics.bootstrap import replicate_means
 from bench.metrics.report.bertscore import BertScoreConventions, bertscore
 from bench.metrics.report.bleu import BleuStats, bleu_stats, bootstrap_bleu, corpus_bleu
 from bench.metrics.report.cider import CiderData, bootstrap_cider, cider_per_case, prepare_cider
@@ -108,7 +109,7 @@ class NlgCorpus:
             raise ValueError(f"counts must be (B, {self.n_cases}), got {counts.shape}")
         bleus = bootstrap_bleu(self.bleu, counts)
         out = {f"bleu{k + 1}": bleus[:, k] for k in range(bleus.shape[1])}
-        out["rouge_l"] = counts.astype(np.float64) @ self.rouge_per_case / self.n_cases
+        out["rouge_l"] = replicate_means(counts, self.rouge_per_case)
         out["cider"] = bootstrap_cider(self.cider, counts)
         return out
 

@@ -153,7 +153,7 @@ def _config_from_state(state: dict[str, Any], path: Path, tokenizer_dir: Path) -
 
     vocab, hidden = shape("bert.embeddings.word_embeddings.weight")
     layers = 1 + max((int(k.split(".")[3]) for k in state if k.startswith("bert.encoder.layer.")), default=-1)
-    fields = {
+    fields: dict[str, Any] = {
         "vocab_size": vocab,
         "hidden_size": hidden,
         "num_hidden_layers": layers,

@@ -86,8 +86,9 @@ def _case_scores(data: CiderData, idf_sq: np.ndarray) -> np.ndarray:
     return per_case / data.refs_per_case[:, None] * 10.0
 
 
-def _idf_squared(doc_freq: np.ndarray, n_docs: int) -> np.ndarray:
-    idf = np.log(float(n_docs)) - np.log(np.maximum(1.0, doc_freq))
+def _idf_squared(doc_freq: np.ndarray, n_docs: float | np.ndarray) -> np.ndarray:
+    """`n_docs`: the corpus size, or (chunk,) replicate sizes matching the columns of `doc_freq`."""
+    idf = np.log(np.asarray(n_docs, dtype=np.float64)) - np.log(np.maximum(1.0, doc_freq))
     return idf * idf
 
 
@@ -101,7 +102,7 @@ def bootstrap_cider(data: CiderData, counts: np.ndarray, max_cells: int = 4_000_
     """(B,) corpus CIDEr-D of each replicate, document frequencies recomputed on the replicate's references
     (a case drawn m times is m documents, as when pycocoevalcap is run on the resampled list)."""
     weights = np.asarray(counts, dtype=np.float64)
-    n_boot, n = weights.shape
+    n_boot = weights.shape[0]
     n_grams = data.doc_ngrams.shape[1]
     chunk = max(1, min(n_boot, max_cells // max(n_grams, 1)))
     doc_t = data.doc_ngrams.T.tocsr()
@@ -109,6 +110,10 @@ def bootstrap_cider(data: CiderData, counts: np.ndarray, max_cells: int = 4_000_
     for start in range(0, n_boot, chunk):
         w = weights[start : start + chunk]
         doc_freq = doc_t @ w.T  # (G, chunk)
-        per_case = _case_scores(data, _idf_squared(doc_freq, n))
-        out[start : start + chunk] = np.einsum("bn,nb->b", w, per_case) / n
+        # A replicate of whole clusters need not hold n cases: its document count and mean are its own.
+        sizes = w.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a subgroup may be absent from a replicate: NaN
+            per_case = _case_scores(data, _idf_squared(doc_freq, sizes))
+            means = np.einsum("bn,nb->b", w, per_case) / sizes
+        out[start : start + chunk] = np.where(sizes > 0, means, np.nan)
     return out

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics.bootstrap import percentile_ci
+from bench.metrics.bootstrap import percentile_ci, replicate_means
 from bench.metrics.report.chexbert import CHEXBERT_LABELS, MAX_TOKENS, ChexbertOutput, ChexbertSpec
 from bench.metrics.report.f1chexbert import (
     CHEXBERT_LABELS_5,
@@ -143,7 +143,7 @@ def add_radcliq(
     if "chexbert_ref_cls" in per_case:
         semb = semb_scores(per_case["chexbert_ref_cls"], per_case["chexbert_hyp_cls"])
         per_case["semb_score"] = semb
-        reps = counts.astype(np.float64) @ semb / n if counts is not None and n else None
+        reps = replicate_means(counts, semb) if counts is not None and n else None
         result.metrics["chexbert_semb"] = _metric(float(semb.mean()) if n else float("nan"), reps)
     missing = [
         why
@@ -161,14 +161,14 @@ def add_radcliq(
     bertscore = per_case["bertscore_f1"]
     collapsed = [re.sub(r" +", " ", t) for t in (*refs, *hyps)]
     recomputed = collapsed != [*refs, *hyps] and bertscore_settings is not None
-    if recomputed:
+    if recomputed and bertscore_settings is not None:  # implied by recomputed; narrows the type
         from bench.metrics.report.bertscore import bertscore as run_bertscore
 
         _, bertscore, _ = run_bertscore(collapsed[:n], collapsed[n:], **bertscore_settings)
     bleu = radcliq_bleu2(refs, hyps)
     values = radcliq_v1(per_case["radgraph_combined"], bertscore, per_case["semb_score"], bleu)
     per_case["radcliq_v1"] = values
-    reps = counts.astype(np.float64) @ values / n if counts is not None and n else None
+    reps = replicate_means(counts, values) if counts is not None and n else None
     result.metrics["radcliq_v1"] = _metric(float(values.mean()) if n else float("nan"), reps)
     result.conventions["radcliq_v1"] = {
         "definition": "sum_i coef_i * (x_i - mean_i) / scale_i + intercept per report, x = (radgraph_combined, "

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -92,25 +93,29 @@ class MeteorJar:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
+        if process.stdin is None or process.stdout is None or process.stderr is None:
+            raise ValueError("the METEOR process needs stdin, stdout and stderr pipes (subprocess.PIPE)")
         self.timeout_s = timeout_s
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: list[str] = []
         self._proc = process
-        threading.Thread(target=self._pump, args=(self._proc.stdout, self._lines), daemon=True).start()
+        self._stdin: IO[bytes] = process.stdin
+        self._stderr_pipe: IO[bytes] = process.stderr
+        threading.Thread(target=self._pump, args=(process.stdout, self._lines), daemon=True).start()
         threading.Thread(target=self._drain_stderr, daemon=True).start()
 
-    def _pump(self, stream, sink: queue.Queue[str | None]) -> None:
+    def _pump(self, stream: IO[bytes], sink: queue.Queue[str | None]) -> None:
         for raw in iter(stream.readline, b""):
             sink.put(raw.decode("utf-8", errors="replace").strip())
         sink.put(None)
 
     def _drain_stderr(self) -> None:
-        for raw in iter(self._proc.stderr.readline, b""):
+        for raw in iter(self._stderr_pipe.readline, b""):
             self._stderr.append(raw.decode("utf-8", errors="replace").rstrip())
 
     def _send(self, lines: Sequence[str]) -> None:
-        self._proc.stdin.write(("".join(line + "\n" for line in lines)).encode("utf-8"))
-        self._proc.stdin.flush()
+        self._stdin.write(("".join(line + "\n" for line in lines)).encode("utf-8"))
+        self._stdin.flush()
 
     def _read(self, n: int) -> list[str]:
         out = []
@@ -151,7 +156,7 @@ class MeteorJar:
     def close(self) -> None:
         if self._proc.poll() is None:
             with contextlib.suppress(OSError):
-                self._proc.stdin.close()
+                self._stdin.close()
             self._proc.kill()
         self._proc.wait()
 

@@ -23,6 +23,7 @@ identical pairs from adding fragmentation to the corpus).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast, overload
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def parse_stats(stats: Sequence[str]) -> np.ndarray:
 def _total_matches(stats: np.ndarray, side: int) -> np.ndarray:
     content = sum(stats[..., _stage_column(s, side)] for s in range(N_STAGES))
     function = sum(stats[..., _stage_column(s, side + 2)] for s in range(N_STAGES))
-    return content + function
+    return cast(np.ndarray, content + function)  # sum() starts at int 0; the terms are arrays
 
 
 def _is_perfect_single_chunk(stats: np.ndarray) -> np.ndarray:
@@ -94,6 +95,14 @@ def summable_stats(stats: np.ndarray) -> np.ndarray:
     out = np.array(stats, dtype=np.float64)
     out[_is_perfect_single_chunk(out), CHUNKS] = 0.0
     return out
+
+
+@overload
+def corpus_meteor(stats: np.ndarray, counts: None = None) -> float: ...
+
+
+@overload
+def corpus_meteor(stats: np.ndarray, counts: np.ndarray) -> np.ndarray: ...
 
 
 def corpus_meteor(stats: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray | float:

@@ -134,7 +134,7 @@ class RadGraphScorer:
             except (OSError, ValueError, KeyError, AttributeError):
                 pass
         todo = [i for i, k in enumerate(keys) if k not in self._memory]
-        first = {}
+        first: dict[str, int] = {}
         for i in todo:
             first.setdefault(keys[i], i)
         order = list(first.values())

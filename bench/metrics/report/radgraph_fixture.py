@@ -31,7 +31,8 @@ def write_bert_folder(
 ) -> Path:
     """A BERT config + WordPiece tokenizer (lower-casing) whose vocabulary is the specials, `words` and '##' pieces,
     padded with [unusedN] entries to `vocab_size` (SciBERT's is 31090)."""
-    from transformers import BertConfig, BertTokenizerFast
+    # transformers 5 keeps BertTokenizerFast as a runtime alias only (absent from its typed exports)
+    from transformers import BertConfig, BertTokenizerFast  # type: ignore[attr-defined]
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -132,7 +133,7 @@ def write_random_radgraph(
     )
     (folder / "vocabulary" / f"{rel_ns}.txt").write_text("\n".join(relation_labels) + "\n", encoding="utf-8")
 
-    bert = {"type": "pretrained_transformer_mismatched", "model_name": str(transformer)}
+    bert: dict[str, str | int] = {"type": "pretrained_transformer_mismatched", "model_name": str(transformer)}
     if max_length is not None:
         bert["max_length"] = max_length
     config = {

@@ -301,6 +301,6 @@ class GraphExtractor:
         chosen = [spans[i] for i in top.tolist()]
         labels = self.net.folder.relation_labels
         return [
-            (*chosen[i], *chosen[j], labels[predicted[i, j].item()])
+            (*chosen[i], *chosen[j], labels[int(predicted[i, j].item())])
             for i, j in (predicted >= 0).nonzero().tolist()
         ]

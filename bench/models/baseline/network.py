@@ -44,7 +44,9 @@ class BaselineNet(nn.Module):
         self.heat_head = nn.Conv2d(2 * w, max(n_box_labels, 1), 1)
         self.size_head = nn.Conv2d(2 * w, 2, 1)
         self.seg_head = nn.Conv2d(2 * w, max(n_structures, 1), 1)
-        nn.init.constant_(self.heat_head.bias, -2.19)  # CenterNet prior: sigmoid = 0.1
+        heat_bias = self.heat_head.bias
+        assert heat_bias is not None  # nn.Conv2d has a bias unless bias=False
+        nn.init.constant_(heat_bias, -2.19)  # CenterNet prior: sigmoid = 0.1
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = []
@@ -65,7 +67,7 @@ class BaselineNet(nn.Module):
         }
 
 
-def resize_head(layer: nn.Module, n_old: int, n_new: int, generator: torch.Generator) -> None:
+def resize_head(layer: nn.Linear | nn.Conv2d, n_old: int, n_new: int, generator: torch.Generator) -> None:
     """Grow a head's output rows from n_old to n_new (new rows small seeded random, old rows kept)."""
     weight = layer.weight.data
     shape = (n_new, *weight.shape[1:])

@@ -15,7 +15,7 @@ from bench.datasets import DATASETS, get_adapter
 from bench.models.baseline.model import DEFAULT_CONFIG, BaselineModel
 from bench.models.baseline.train import ResizeTo
 from bench.run.loader import load_samples
-from bench.run.suite import find_roots, split_roles
+from bench.run.suite import find_roots
 
 
 def train_baseline(
@@ -37,7 +37,7 @@ def train_baseline(
     preprocess = ResizeTo(int(cfg["size"]))
     train, val, used = [], [], {}
     for name, root in roots.items():
-        roles = split_roles(get_adapter(name), root)
+        roles = get_adapter(name).roles(root)
         if roles["train"] is None:
             continue
         adapter = get_adapter(name)

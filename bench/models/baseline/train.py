@@ -44,7 +44,7 @@ def to_input(image: np.ndarray, size: int) -> np.ndarray:
     if image.shape == (size, size):
         return image.astype(np.float32, copy=False)
     resized = Image.fromarray(image.astype(np.float32, copy=False), mode="F").resize(
-        (size, size), Image.BILINEAR
+        (size, size), Image.Resampling.BILINEAR
     )
     return np.asarray(resized, dtype=np.float32)
 
@@ -105,7 +105,9 @@ def make_items(samples: list[Sample], vocab: Vocabulary, size: int) -> list[Trai
         for name, rle in (rec.masks or {}).items():
             if rle is not None and name in struct_index:
                 full = mask_utils.decode({"size": list(rle.size), "counts": rle.counts.encode("ascii")})
-                small = Image.fromarray(full.astype(np.float32), mode="F").resize((side, side), Image.BOX)
+                small = Image.fromarray(full.astype(np.float32), mode="F").resize(
+                    (side, side), Image.Resampling.BOX
+                )
                 seg[struct_index[name]] = np.asarray(small, dtype=np.float16)
         items.append(TrainItem(to_input(sample.image, size), target, known, boxes, box_mask, seg, rec.report))
     return items

@@ -1,0 +1,1 @@
+"""The `evaluate` module script of cxrbench's localization task (localization.py)."""

@@ -1,0 +1,1 @@
+"""The `evaluate` module script of cxrbench's report task (report.py)."""

@@ -1,0 +1,1 @@
+"""The `cxrbench` program (cxrbench.cli) and the demo of the whole protocol (cxrbench.demo)."""
