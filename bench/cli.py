@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.tasks import MODES, OPTIONS, TASK_NAMES, default_of
+from bench.cli_options import (  # the option types shared by score, run, suite and compare
+    AgeBinsOption,
+    BertScoreBaselineOption,
+    BertScoreIdfOption,
+    BertScoreLayersOption,
+    BertScoreModelOption,
+    CalibrationOption,
+    CeLabelsetOption,
+    ChexbertBatchOption,
+    ChexbertCacheOption,
+    ChexbertOption,
+    ChexbertTokenizerOption,
+    ClusterOption,
+    ClusterUnit,
+    DeviceOption,
+    EmptyRuleOption,
+    FrocHitOption,
+    LabelSet,
+    LabelsOption,
+    Level,
+    LevelOption,
+    MeteorNltkOption,
+    MeteorOption,
+    Mode,
+    NoFindingThresholdOption,
+    RadGraphBatchOption,
+    RadGraphOption,
+    StudyAggregate,
+    StudyAggregateOption,
+    SubgroupsOption,
+    Task,
+    _bertscore_settings,
+    _chexbert_settings,
+    _default,
+    _guarded,
+    _split_labels,
+    score_settings,
+)
 
 app = typer.Typer(
     name="cxrbench",
@@ -23,57 +58,6 @@ app = typer.Typer(
 err = Console(stderr=True)
 out = Console()
 T = TypeVar("T")
-
-
-def _choices(name: str, values: tuple[str, ...]) -> Any:
-    """A typer choice type whose values are the task table's (bench.tasks): the CLI never restates a list."""
-    return StrEnum(name, [(value, value) for value in values])
-
-
-if TYPE_CHECKING:  # built at run time from the task table: to the type checker each is just a StrEnum
-    Task = StrEnum
-    LabelSet = StrEnum
-    FrocHit = StrEnum
-    ClusterUnit = StrEnum
-    Level = StrEnum
-    StudyAggregate = StrEnum
-    EmptyRule = StrEnum
-    Mode = StrEnum
-else:
-    Task = _choices("Task", TASK_NAMES)
-    LabelSet = _choices("LabelSet", OPTIONS["ce_labelset"].choices)
-    FrocHit = _choices("FrocHit", OPTIONS["froc_hit"].choices)
-    ClusterUnit = _choices("ClusterUnit", OPTIONS["cluster"].choices)
-    Level = _choices("Level", OPTIONS["level"].choices)
-    StudyAggregate = _choices("StudyAggregate", OPTIONS["study_aggregate"].choices)
-    EmptyRule = _choices("EmptyRule", OPTIONS["empty_rule"].choices)
-    Mode = _choices("Mode", MODES)
-
-
-def _default(option: str) -> Any:
-    """The enum member of an option's default in the task table."""
-    choice_type = {
-        "froc_hit": FrocHit,
-        "empty_rule": EmptyRule,
-        "ce_labelset": LabelSet,
-        "study_aggregate": StudyAggregate,
-    }[option]
-    return choice_type(default_of(option))
-
-
-def _exit(status: int) -> NoReturn:
-    raise typer.Exit(status)
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    """Run a command body; a user's error becomes one line on stderr and its exit status (bench.errors)."""
-    from bench.errors import guarded
-
-    return guarded(action, _exit)
-
-
-def _split_labels(labels: str | None) -> list[str] | None:
-    return [s.strip() for s in labels.split(",") if s.strip()] if labels else None
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -92,108 +76,6 @@ def _print_metrics(results: dict[str, Any]) -> None:
     out.print(table)
 
 
-ChexbertOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--chexbert",
-        help="Report: CheXbert checkpoint (the authors' chexbert.pth) for F1-CheXbert and RadCliQ-v1 (omit to skip).",
-    ),
-]
-ChexbertTokenizerOption = Annotated[
-    Path | None,
-    typer.Option(
-        help="Report: local bert-base-uncased tokenizer folder (vocab.txt) that goes with --chexbert."
-    ),
-]
-ChexbertBatchOption = Annotated[int, typer.Option(min=1, help="Report: reports per CheXbert forward pass.")]
-ChexbertCacheOption = Annotated[
-    Path | None,
-    typer.Option(
-        help="Report: folder caching CheXbert labels of reference reports (default: ~/.cache/cxrbench)."
-    ),
-]
-DeviceOption = Annotated[
-    str, typer.Option(help="Report: device of the CheXbert labeller and RadGraph, cpu or cuda.")
-]
-RadGraphOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--radgraph",
-        help="Report: local RadGraph model folder (config.json, vocabulary/, weights.th) for radgraph_f1_* "
-        "(omit to skip).",
-    ),
-]
-RadGraphBatchOption = Annotated[int, typer.Option(min=1, help="Report: reports per RadGraph forward pass.")]
-BertScoreModelOption = Annotated[
-    Path | None,
-    typer.Option(help="Report: local model directory for BERTScore (omit to skip BERTScore)."),
-]
-BertScoreLayersOption = Annotated[int | None, typer.Option(help="Report: BERTScore layer.")]
-BertScoreIdfOption = Annotated[bool, typer.Option(help="Report: BERTScore idf weighting.")]
-BertScoreBaselineOption = Annotated[
-    Path | None, typer.Option(help="Report: baseline-rescaling file (only for published models).")
-]
-CalibrationOption = Annotated[
-    bool,
-    typer.Option(
-        help="Classification: Brier, ECE, calibration slope / intercept with bootstrap CIs (slower: a "
-        "logistic refit per replicate)."
-    ),
-]
-SubgroupsOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Every metric per group of these ground-truth meta fields, comma-separated (e.g. sex,age_bin,view; "
-        "age_bin bins meta.age), with CIs, gaps and Holm-adjusted tests on the same bootstrap draws."
-    ),
-]
-AgeBinsOption = Annotated[
-    str | None,
-    typer.Option(help="--subgroups age_bin: age edges in years, e.g. 0,40,60,80 (default: 0,20,40,60,80)."),
-]
-NoFindingThresholdOption = Annotated[
-    float,
-    typer.Option(help="--subgroups, classification: No Finding counts as predicted at score >= this."),
-]
-
-
-def _subgroup_settings(
-    subgroups: str | None, age_bins: str | None, nofinding_threshold: float
-) -> dict[str, Any]:
-    """ScoreSettings' subgroup fields; a bad --age-bins is one line on stderr and exit status 2."""
-    from bench.run.subgroups import parse_age_edges
-
-    edges = _guarded(lambda: parse_age_edges(age_bins)) if age_bins else None
-    return {
-        "subgroups": _split_labels(subgroups),
-        "age_bins": edges,
-        "nofinding_threshold": nofinding_threshold,
-    }
-
-
-def _chexbert_settings(
-    chexbert: Path | None, tokenizer: Path | None, batch_size: int, cache: Path | None, device: str
-) -> dict[str, Any]:
-    return {
-        "chexbert": str(chexbert) if chexbert else None,
-        "chexbert_tokenizer": str(tokenizer) if tokenizer else None,
-        "chexbert_batch_size": batch_size,
-        "chexbert_cache": str(cache) if cache else None,
-        "device": device,
-    }
-
-
-def _bertscore_settings(
-    model: Path | None, layers: int | None, idf: bool, baseline: Path | None
-) -> dict[str, Any]:
-    return {
-        "bertscore_model": str(model) if model else None,
-        "bertscore_layers": layers,
-        "bertscore_idf": idf,
-        "bertscore_baseline": str(baseline) if baseline else None,
-    }
-
-
 @app.command()
 def score(
     task: Annotated[Task, typer.Option(help="Which task's metrics to compute.")],
@@ -204,28 +86,16 @@ def score(
         int, typer.Option(min=0, help="Bootstrap replicates for 95% CIs (0 = none).")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
-    labels: Annotated[
-        str | None, typer.Option(help="Comma-separated labels to score (default: all in GT).")
-    ] = None,
-    froc_hit: Annotated[FrocHit, typer.Option(help="Localization: FROC hit rule.")] = _default("froc_hit"),
-    empty_rule: Annotated[EmptyRule, typer.Option(help="Segmentation: both-empty masks.")] = _default(
-        "empty_rule"
-    ),
-    ce_labelset: Annotated[LabelSet, typer.Option(help="Report: labels for clinical efficacy.")] = _default(
-        "ce_labelset"
-    ),
+    labels: LabelsOption = None,
+    froc_hit: FrocHitOption = _default("froc_hit"),
+    empty_rule: EmptyRuleOption = _default("empty_rule"),
+    ce_labelset: CeLabelsetOption = _default("ce_labelset"),
     bertscore_model: BertScoreModelOption = None,
     bertscore_layers: BertScoreLayersOption = None,
     bertscore_idf: BertScoreIdfOption = False,
     bertscore_baseline: BertScoreBaselineOption = None,
-    meteor: Annotated[bool, typer.Option(help="Report: run METEOR 1.5 (needs Java).")] = True,
-    meteor_nltk: Annotated[
-        bool,
-        typer.Option(
-            help="Report: also NLTK's METEOR as metric meteor_nltk (Hugging Face evaluate's 'meteor'; needs "
-            "WordNet: Debian's wordnet-base or $WNSEARCHDIR)."
-        ),
-    ] = False,
+    meteor: MeteorOption = True,
+    meteor_nltk: MeteorNltkOption = False,
     chexbert: ChexbertOption = None,
     chexbert_tokenizer: ChexbertTokenizerOption = None,
     chexbert_batch_size: ChexbertBatchOption = 32,
@@ -233,23 +103,9 @@ def score(
     device: DeviceOption = "cpu",
     radgraph: RadGraphOption = None,
     radgraph_batch_size: RadGraphBatchOption = 16,
-    cluster: Annotated[
-        ClusterUnit | None,
-        typer.Option(
-            help="Resampling unit of the CIs: whole patients, studies or images "
-            "(default: patient where the ground truth carries meta.patient, else study, else image)."
-        ),
-    ] = None,
-    level: Annotated[
-        Level | None,
-        typer.Option(
-            help="One case per image or per study (meta.study); default: study for reports whose ground truth "
-            "names every image's study, else image."
-        ),
-    ] = None,
-    study_aggregate: Annotated[
-        StudyAggregate, typer.Option(help="Classification at study level: a study's score per label.")
-    ] = _default("study_aggregate"),
+    cluster: ClusterOption = None,
+    level: LevelOption = None,
+    study_aggregate: StudyAggregateOption = _default("study_aggregate"),
     calibration: CalibrationOption = False,
     subgroups: SubgroupsOption = None,
     age_bins: AgeBinsOption = None,
@@ -257,26 +113,26 @@ def score(
     quiet: Annotated[bool, typer.Option(help="Do not print the metric table.")] = False,
 ) -> None:
     """Score a prediction file against ground truth and write one results JSON."""
-    from bench.run.score import ScoreSettings, score_files
+    from bench.run.score import score_files
 
-    settings = ScoreSettings(
-        n_boot=bootstrap,
-        seed=seed,
-        labels=_split_labels(labels),
-        froc_hit=froc_hit.value,
-        empty_rule=empty_rule.value,
-        ce_labelset=ce_labelset.value,
-        **_bertscore_settings(bertscore_model, bertscore_layers, bertscore_idf, bertscore_baseline),
+    settings = score_settings(
+        bootstrap,
+        seed,
+        labels=labels,
+        froc_hit=froc_hit,
+        empty_rule=empty_rule,
+        ce_labelset=ce_labelset,
+        bertscore=(bertscore_model, bertscore_layers, bertscore_idf, bertscore_baseline),
         meteor=meteor,
         meteor_nltk=meteor_nltk,
-        **_chexbert_settings(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache, device),
-        radgraph=str(radgraph) if radgraph else None,
-        radgraph_batch_size=radgraph_batch_size,
-        cluster=cluster.value if cluster else None,
-        level=level.value if level else None,
-        study_aggregate=study_aggregate.value,
+        chexbert=(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache),
+        device=device,
+        radgraph=(radgraph, radgraph_batch_size),
+        cluster=cluster,
+        level=level,
+        study_aggregate=study_aggregate,
         calibration=calibration,
-        **_subgroup_settings(subgroups, age_bins, nofinding_threshold),
+        subgroups=(subgroups, age_bins, nofinding_threshold),
     )
     results = _guarded(lambda: score_files(task.value, gt, pred, out_path, settings))
     if not quiet:
@@ -294,6 +150,9 @@ def compare(
     metrics: Annotated[
         str | None, typer.Option(help="Comma-separated metric names (default: the task's headline).")
     ] = None,
+    froc_hit: FrocHitOption = _default("froc_hit"),
+    empty_rule: EmptyRuleOption = _default("empty_rule"),
+    ce_labelset: CeLabelsetOption = _default("ce_labelset"),
     bootstrap: Annotated[int, typer.Option(min=1, help="Paired bootstrap replicates.")] = 1000,
     permutations: Annotated[int, typer.Option(min=1, help="Approximate-randomization permutations.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
@@ -340,6 +199,9 @@ def compare(
             n_perm=permutations,
             seed=seed,
             labels=_split_labels(labels),
+            froc_hit=froc_hit.value,
+            empty_rule=empty_rule.value,
+            ce_labelset=ce_labelset.value,
             cluster=cluster.value if cluster else None,
             level=level.value if level else None,
             study_aggregate=study_aggregate.value,
@@ -517,12 +379,6 @@ def run(
     ] = 16,
     workers: Annotated[int, typer.Option(min=0, help="DataLoader workers for decoding and resizing.")] = 2,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for the 95% CIs.")] = 1000,
-    cluster: Annotated[
-        ClusterUnit | None,
-        typer.Option(
-            help="Resampling unit of the CIs (default: patient, else study, else image, as the ground truth allows)."
-        ),
-    ] = None,
     option: ModelOptionList = None,
     limit: Annotated[
         int | None,
@@ -531,10 +387,29 @@ def run(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Served models (openai:): requests in flight at once.")
     ] = None,
+    labels: LabelsOption = None,
+    froc_hit: FrocHitOption = _default("froc_hit"),
+    empty_rule: EmptyRuleOption = _default("empty_rule"),
+    ce_labelset: CeLabelsetOption = _default("ce_labelset"),
+    bertscore: Annotated[
+        bool,
+        typer.Option(help="Report: BERTScore (with the bundled MiniLM unless --bertscore-model names one)."),
+    ] = True,
+    bertscore_model: BertScoreModelOption = None,
+    bertscore_layers: BertScoreLayersOption = None,
+    bertscore_idf: BertScoreIdfOption = False,
+    bertscore_baseline: BertScoreBaselineOption = None,
+    meteor: MeteorOption = True,
+    meteor_nltk: MeteorNltkOption = False,
     chexbert: ChexbertOption = None,
     chexbert_tokenizer: ChexbertTokenizerOption = None,
+    chexbert_batch_size: ChexbertBatchOption = 32,
     chexbert_cache: ChexbertCacheOption = None,
     radgraph: RadGraphOption = None,
+    radgraph_batch_size: RadGraphBatchOption = 16,
+    cluster: ClusterOption = None,
+    level: LevelOption = None,
+    study_aggregate: StudyAggregateOption = _default("study_aggregate"),
     calibration: CalibrationOption = False,
     subgroups: SubgroupsOption = None,
     age_bins: AgeBinsOption = None,
@@ -552,20 +427,33 @@ def run(
             split=split,
             mode=mode.value,
             fraction=fraction,
-            seed=seed,
             device=device,
             batch_size=batch_size,
             workers=workers,
-            n_boot=bootstrap,
-            cluster=cluster.value if cluster else None,
+            settings=score_settings(
+                bootstrap,
+                seed,
+                labels=labels,
+                froc_hit=froc_hit,
+                empty_rule=empty_rule,
+                ce_labelset=ce_labelset,
+                bertscore=(bertscore_model, bertscore_layers, bertscore_idf, bertscore_baseline),
+                meteor=meteor,
+                meteor_nltk=meteor_nltk,
+                chexbert=(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache),
+                device=device,
+                radgraph=(radgraph, radgraph_batch_size),
+                cluster=cluster,
+                level=level,
+                study_aggregate=study_aggregate,
+                calibration=calibration,
+                subgroups=(subgroups, age_bins, nofinding_threshold),
+            ),
+            bertscore=bertscore,
             model_options=_model_options(option, concurrency),
             limit=limit,
             console=err,
-            chexbert=_chexbert_settings(chexbert, chexbert_tokenizer, 32, chexbert_cache, device),
-            radgraph=str(radgraph) if radgraph else None,
-            calibration=calibration,
-            subgroups=_subgroup_settings(subgroups, age_bins, nofinding_threshold),
-        )  # fmt: skip
+        )
     )
 
 
@@ -597,20 +485,36 @@ def suite(
     ],
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     workers: Annotated[int, typer.Option(min=0, help="DataLoader workers.")] = 2,
-    cluster: Annotated[
-        ClusterUnit | None,
-        typer.Option(
-            help="Resampling unit of the CIs (default: patient, else study, else image, as the ground truth allows)."
-        ),
+    bootstrap: Annotated[
+        int | None, typer.Option(min=0, help="Bootstrap replicates (default: the suite's own).")
     ] = None,
     option: ModelOptionList = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Served models (openai:): requests in flight at once.")
     ] = None,
+    labels: LabelsOption = None,
+    froc_hit: FrocHitOption = _default("froc_hit"),
+    empty_rule: EmptyRuleOption = _default("empty_rule"),
+    ce_labelset: CeLabelsetOption = _default("ce_labelset"),
+    bertscore: Annotated[
+        bool,
+        typer.Option(help="Report: BERTScore (with the bundled MiniLM unless --bertscore-model names one)."),
+    ] = True,
+    bertscore_model: BertScoreModelOption = None,
+    bertscore_layers: BertScoreLayersOption = None,
+    bertscore_idf: BertScoreIdfOption = False,
+    bertscore_baseline: BertScoreBaselineOption = None,
+    meteor: MeteorOption = True,
+    meteor_nltk: MeteorNltkOption = False,
     chexbert: ChexbertOption = None,
     chexbert_tokenizer: ChexbertTokenizerOption = None,
+    chexbert_batch_size: ChexbertBatchOption = 32,
     chexbert_cache: ChexbertCacheOption = None,
     radgraph: RadGraphOption = None,
+    radgraph_batch_size: RadGraphBatchOption = 16,
+    cluster: ClusterOption = None,
+    level: LevelOption = None,
+    study_aggregate: StudyAggregateOption = _default("study_aggregate"),
     calibration: CalibrationOption = False,
     subgroups: SubgroupsOption = None,
     age_bins: AgeBinsOption = None,
@@ -627,13 +531,29 @@ def suite(
             data,
             device=device,
             workers=workers,
-            cluster=cluster.value if cluster else None,
+            n_boot=bootstrap,
+            settings=score_settings(
+                0,
+                0,
+                labels=labels,
+                froc_hit=froc_hit,
+                empty_rule=empty_rule,
+                ce_labelset=ce_labelset,
+                bertscore=(bertscore_model, bertscore_layers, bertscore_idf, bertscore_baseline),
+                meteor=meteor,
+                meteor_nltk=meteor_nltk,
+                chexbert=(chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache),
+                device=device,
+                radgraph=(radgraph, radgraph_batch_size),
+                cluster=cluster,
+                level=level,
+                study_aggregate=study_aggregate,
+                calibration=calibration,
+                subgroups=(subgroups, age_bins, nofinding_threshold),
+            ),
+            bertscore=bertscore,
             model_options=_model_options(option, concurrency),
             console=err,
-            chexbert=_chexbert_settings(chexbert, chexbert_tokenizer, 32, chexbert_cache, device),
-            radgraph=str(radgraph) if radgraph else None,
-            calibration=calibration,
-            subgroups=_subgroup_settings(subgroups, age_bins, nofinding_threshold),
         )
     )
 

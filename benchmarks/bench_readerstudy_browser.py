@@ -5,6 +5,9 @@ preference, click Submit, and the clock stops when the page shows the next case'
 concurrently (Playwright's async API), against one Streamlit server on this machine. Afterwards the database must
 hold exactly one stored read per submit (0 lost).
 
+With ``--images`` every case has a 2500 x 3000 8-bit chest-film-sized PNG and the clock stops only when the next
+case's image is drawn in the viewer.
+
 The second scenario is the multi-tab one of issue 12: two readers with two tabs each and one reader with one tab,
 all tabs submitting at once, ten submits each; every submit must be stored (revisions included).
 
@@ -56,6 +59,10 @@ _SUBMIT = """(order) => document.querySelector(
     `.st-key-submit_${order} button`).click()"""
 _SHOWN = """([heading, order]) => [...document.querySelectorAll('h3')].some((h) => h.innerText.trim() === heading)
     && document.querySelector(`.st-key-submit_${order} button`) !== null"""
+_SHOWN_WITH_IMAGE = """([heading, order]) => [...document.querySelectorAll('h3')].some((h) => h.innerText.trim() === heading)
+    && document.querySelector(`.st-key-submit_${order} button`) !== null
+    && [...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')].some((host) => host.shadowRoot
+        && host.shadowRoot.querySelector(`.cxr-viewer[data-loaded=true][data-src="/case-image/${order}"]`))"""
 _GONE = """(heading) => {
     const heads = [...document.querySelectorAll('h3')].map((h) => h.innerText.trim());
     return heads.length > 0 && !heads.includes(heading);
@@ -66,7 +73,23 @@ _SHOWN_CASE = """() => {
 }"""
 
 
-def build(path: Path, readers: list[str], n_cases: int) -> StudyDB:
+def film_images(folder: Path, n_cases: int) -> list[str]:
+    """One 2500 x 3000 8-bit PNG per case (same pixels, separate files and URLs)."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:3000, 0:2500]
+    noise = np.random.default_rng(0).normal(0, 8, (3000, 2500))
+    pixels = (128 + 60 * np.sin(x / 37.0) * np.cos(y / 53.0) + noise).clip(0, 255).astype(np.uint8)
+    first = folder / "film0.png"
+    Image.fromarray(pixels).save(first)
+    paths = [first]
+    for k in range(1, n_cases):
+        paths.append(folder / f"film{k}.png")
+        paths[-1].write_bytes(first.read_bytes())
+    return [str(p) for p in paths]
+
+
+def build(path: Path, readers: list[str], n_cases: int, images: list[str] | None = None) -> StudyDB:
     records = [
         CaseRecord(
             "bench",
@@ -76,6 +99,7 @@ def build(path: Path, readers: list[str], n_cases: int) -> StudyDB:
                 "site": f"s{i % 4}",
                 "original_report": f"FINDINGS: finding {i}. IMPRESSION: impression {i}.",
                 "ai_report": f"FINDINGS: other finding {i}. IMPRESSION: other impression {i}.",
+                **({"image_path": images[i]} if images else {}),
             },
         )
         for i in range(n_cases)
@@ -92,12 +116,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db: StudyDB, port: int, log: Path) -> subprocess.Popen:
+def start_server(db: StudyDB, port: int, log: Path, options: list[str] = ()) -> subprocess.Popen:
+    """``options``: extra ``KEY=VALUE`` Streamlit options (they override the served defaults, for A/B runs)."""
     env = {**os.environ, "CXRBENCH_STUDY_DB": db.url}
+    command = serve_command(db.url, port, "127.0.0.1")
+    extra = [part for option in options for part in (f"--{option.split('=', 1)[0]}", option.split("=", 1)[1])]
+    command[command.index("--") : command.index("--")] = extra
     with log.open("ab") as handle:
-        process = subprocess.Popen(
-            serve_command(db.url, port, "127.0.0.1"), env=env, stdout=handle, stderr=handle
-        )
+        process = subprocess.Popen(command, env=env, stdout=handle, stderr=handle)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -121,21 +147,24 @@ async def logged_in_page(context, url: str, reader: str):  # type: ignore[no-unt
     return page
 
 
-async def read_cases(page, n_submits: int, n_cases: int, think_ms: float, rng: random.Random) -> list[float]:  # type: ignore[no-untyped-def]
+async def read_cases(  # type: ignore[no-untyped-def]
+    page, n_submits: int, n_cases: int, think_ms: float, rng: random.Random, images: bool = False
+) -> list[float]:
     latencies = []
+    shown = _SHOWN_WITH_IMAGE if images else _SHOWN
     for order in range(n_submits):
         if think_ms:
             await asyncio.sleep(rng.uniform(0, 2 * think_ms) / 1e3)
         await page.wait_for_function(_CHOOSE, arg=[order, rng.randrange(3)], polling=10)
         start = time.perf_counter()
         await page.evaluate(_SUBMIT, order)
-        await page.wait_for_function(_SHOWN, arg=[f"Case {order + 2} of {n_cases}", order + 1], polling=10)
+        await page.wait_for_function(shown, arg=[f"Case {order + 2} of {n_cases}", order + 1], polling=10)
         latencies.append((time.perf_counter() - start) * 1e3)
     return latencies
 
 
 async def concurrent_readers(
-    url: str, readers: list[str], n_cases: int, think_ms: float, server_pid: int
+    url: str, readers: list[str], n_cases: int, think_ms: float, server_pid: int, images: bool = False
 ) -> tuple[list[float], float, float]:
     """Latencies (ms), wall seconds and server CPU seconds of the reading phase (after all logins)."""
     from playwright.async_api import async_playwright
@@ -148,7 +177,10 @@ async def concurrent_readers(
         cpu_before = cpu_seconds(server_pid)
         start = time.perf_counter()
         results = await asyncio.gather(
-            *(read_cases(p, n_cases - 1, n_cases, think_ms, random.Random(k)) for k, p in enumerate(pages))
+            *(
+                read_cases(p, n_cases - 1, n_cases, think_ms, random.Random(k), images)
+                for k, p in enumerate(pages)
+            )
         )
         wall = time.perf_counter() - start
         server_cpu = cpu_seconds(server_pid) - cpu_before
@@ -221,19 +253,30 @@ def main() -> None:
         "--think-ms", type=float, default=0.0, help="mean pause before each submit (0 = back to back)"
     )
     parser.add_argument("--skip-tabs", action="store_true", help="skip the multi-tab scenario")
+    parser.add_argument(
+        "--images", action="store_true", help="give every case a 2500 x 3000 film and wait until it is drawn"
+    )
+    parser.add_argument(
+        "--streamlit-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Streamlit option for the server, e.g. runner.postScriptGC=true (the default before issue 12)",
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} is missing (apt-get install chromium)")
     readers = [f"r{k}" for k in range(args.readers)]
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        db = build(Path(tmp) / "load.db", readers, args.cases)
+        images = film_images(Path(tmp), args.cases) if args.images else None
+        db = build(Path(tmp) / "load.db", readers, args.cases, images)
         port = free_port()
-        server = start_server(db, port, Path(tmp) / "streamlit.log")
+        server = start_server(db, port, Path(tmp) / "streamlit.log", args.streamlit_option)
         try:
             latencies, wall, server_cpu = asyncio.run(
                 concurrent_readers(
-                    f"http://127.0.0.1:{port}/", readers, args.cases, args.think_ms, server.pid
+                    f"http://127.0.0.1:{port}/", readers, args.cases, args.think_ms, server.pid, args.images
                 )
             )
         finally:
@@ -257,8 +300,8 @@ def main() -> None:
     n = len(latencies)
     print(
         f"{args.readers} concurrent browser sessions (Chromium, one context each) x {args.cases - 1} submits, "
-        f"mean think time {args.think_ms:g} ms, {os.cpu_count()} CPU cores (load average before: {load:.1f}), "
-        f"Python {sys.version.split()[0]}\n"
+        f"mean think time {args.think_ms:g} ms{', 2500 x 3000 images' if args.images else ''}, {os.cpu_count()} CPU cores (load average before: {load:.1f}), "
+        f"Python {sys.version.split()[0]}; Streamlit options {args.streamlit_option or 'as served'}\n"
     )
     print("| path | submits | wall s | submits/s | p50 ms | p95 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|---|---|---|")

@@ -76,7 +76,8 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=200)
     args = parser.parse_args()
 
-    from bench.run.cli_run import _settings
+    from bench.run.cli_run import run_settings
+    from bench.run.settings import ScoreSettings
     from bench.run.suite import run_suite
 
     console = Console()
@@ -91,7 +92,7 @@ def main() -> None:
         data,
         workers=args.workers,
         n_boot=args.bootstrap,
-        settings=_settings(args.bootstrap, DEMO_SEED, True, True),
+        settings=run_settings(ScoreSettings(n_boot=args.bootstrap, seed=DEMO_SEED)),
         fit_options=FINE_TUNE,
         console=console,
         progress=False,

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from bench.errors import BadInputError, FailedError, report
+
 study_app = typer.Typer(
     name="study",
     help="Blinded, randomised AI-vs-original report reader study.",
@@ -30,8 +32,13 @@ APP_FILE = Path(__file__).resolve().parent / "app" / "server.py"  # st.App: main
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    """Bad input or usage: one line, exit 2 (bench.errors)."""
+    return _exit_for(BadInputError(message))
+
+
+def _exit_for(exc: BaseException) -> typer.Exit:
+    """The one handler (bench.errors): `error: ...` on stderr and the error's exit status; a bug is re-raised."""
+    return typer.Exit(report(exc))
 
 
 @study_app.command()
@@ -54,18 +61,13 @@ def build(
     """Build a study: de-identification gate, text harmonisation, blinding audit, per-reader randomisation.
 
     Exit 1 when the blinding audit's classifier tells AI from original text (AUC 95 % CI lower bound > 0.6)."""
-    from readerstudy.study.blinding_audit import BlindingAuditError, describe
-    from readerstudy.study.build import DeidGateError, build_study
+    from readerstudy.study.blinding_audit import describe
+    from readerstudy.study.build import build_study
 
     try:
         result = build_study(cases, protocol, db, allow_distinguishable=allow_distinguishable)
-    except BlindingAuditError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except DeidGateError as exc:
-        raise _fail(str(exc)) from None
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a blinding-audit failure exits 1, bad input 2, a bug keeps its traceback
+        raise _exit_for(exc) from None
     typer.echo(f"built {result.db_url}: {result.n_cases} cases, readers {', '.join(result.reader_ids)}")
     typer.echo(describe(result.blinding_audit))
     if result.blocked:
@@ -88,6 +90,12 @@ def serve_command(db: str, port: int, address: str) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",  # no developer menu (rerun, settings, source links) for readers
         "--client.showErrorDetails", "none",  # no tracebacks or server paths in the browser
+        # Streamlit's default gc.collect() after every script run walks the whole heap (pandas, numpy, pyarrow):
+        # ~100 ms of CPU per submit, holding the GIL while the next case's page is being sent.
+        "--runner.postScriptGC", "false",
+        # no "Download as CSV" / copy on st.dataframe: its export writes raw cells (formula injection); the
+        # coordinator's own download is the spreadsheet-safe one (readerstudy.store.csv_safety)
+        "--client.disableDataExport", "true",
         "--", "--db", to_url(db),
     ]  # fmt: skip
 
@@ -110,8 +118,8 @@ def serve(
 
     try:
         open_db(db).dispose()
-    except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        raise _exit_for(exc) from None
     command = serve_command(db, port, address)
     typer.echo(f"serving on http://{address}:{port}  (Ctrl-C to stop)")
     env = {**os.environ, "CXRBENCH_STUDY_DB": command[-1], "CXRBENCH_SESSION_IDLE_MINUTES": str(idle_minutes)}
@@ -130,8 +138,8 @@ def demo(
 
     try:
         result, source = build_demo(db, use_iu=not templates_only)
-    except (ValueError, FileExistsError) as exc:
-        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        raise _exit_for(exc) from None
     typer.echo(f"demo study built in {result.db_url}: {result.n_cases} cases, report text from {source}")
     if "CC BY-NC-ND" in source:
         typer.echo(
@@ -157,8 +165,8 @@ def simulate(
 
     try:
         truth = simulate_into_db(db, readers, cases, seed)
-    except (ValueError, FileExistsError) as exc:
-        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        raise _exit_for(exc) from None
     study_db = open_db(db)
     head = lock_study(study_db, "simulator")
     study_db.dispose()
@@ -189,15 +197,14 @@ def analyze(
 
     try:
         study_db = open_db(db)
-    except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        raise _exit_for(exc) from None
     chain = verify_chain(study_db)
     if not chain.intact and not allow_broken_chain:
         study_db.dispose()
-        typer.echo(
-            f"error: audit chain broken: {chain.problem} (--allow-broken-chain analyses anyway)", err=True
+        raise _exit_for(
+            FailedError(f"audit chain broken: {chain.problem} (--allow-broken-chain analyses anyway)")
         )
-        raise typer.Exit(1)
     protocol = load_protocol(study_db)
     if not protocol["locked"] and not allow_unlocked:
         raise _fail("the study is not locked; lock it on the coordinator page (or pass --allow-unlocked)")
@@ -239,13 +246,14 @@ def verify(
         if head is not None:
             parse_head(head)
         study_db = open_db(db)
-    except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        raise _exit_for(exc) from None
     report = verify_chain(study_db, expected_head=head)
     study_db.dispose()
     if not report.intact:
-        typer.echo(f"audit chain broken: {report.problem}", err=True)
-        raise typer.Exit(1)
+        raise _exit_for(FailedError(f"audit chain broken: {report.problem}"))
+    if report.coverage_note:
+        typer.echo(f"note: {report.coverage_note}")
     if head is None:
         typer.echo(
             f"audit chain intact: {report.n_audit_rows} rows, head {report.head} (without --head, a chain rewritten "
@@ -255,6 +263,28 @@ def verify(
         typer.echo(
             f"audit chain intact and contains the recorded head: {report.n_audit_rows} rows, head {report.head}"
         )
+
+
+@study_app.command()
+def migrate(db: DbOption) -> None:
+    """Bring a study database built by an older cxrbench to the current schema: checks its old audit chain, adds
+    the missing triggers and one audited 'migrate' row that records every row the old chain did not (exit 0
+    migrated or already current, 1 old chain broken: not migrated)."""
+    from readerstudy.store.migrate import migrate_db
+
+    try:
+        result = migrate_db(db)
+    except Exception as exc:  # noqa: BLE001 - a broken old chain exits 1, bad input 2
+        raise _exit_for(exc) from None
+    if result.migrate_seq is None:
+        typer.echo(f"{db} is already at study schema {result.to_version}: nothing to do")
+        return
+    recorded = ", ".join(f"{n} {table}" for table, n in result.recorded.items()) or "no rows"
+    typer.echo(
+        f"migrated {db} from study schema {result.from_version} to {result.to_version} at audit row "
+        f"{result.migrate_seq} (recorded {recorded}); chain head {result.head}: keep it outside the database. "
+        "Rows written before the migration are covered as they were at it (cxrbench study verify says so)."
+    )
 
 
 def _int_list(text: str, option: str) -> list[int]:
@@ -344,8 +374,8 @@ def plan(
             if reader_sd is None or reader_corr is None:
                 raise ValueError("stated values need both --reader-sd and --reader-corr")
             comp = pw.from_stated(reader_sd, case_sd, reader_corr)
-    except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
+        raise _exit_for(exc) from None
     rows = [j for j in _int_list(readers_range, "--readers-range") if j >= 2]
     if not rows:
         raise _fail(f"--readers-range {readers_range!r}: the readers-random model needs at least 2 readers")

@@ -50,7 +50,7 @@ def test_check_imports_script_exit_status() -> None:
 
 
 def test_one_task_table_feeds_the_cli_the_specs_and_the_option_checks() -> None:
-    from bench.cli import EmptyRule, FrocHit, LabelSet, Task
+    from bench.cli_options import EmptyRule, FrocHit, LabelSet, Task
     from bench.metrics.labeler import LABELSETS
     from bench.metrics.localization.froc import HIT_RULES
     from bench.metrics.segmentation import EMPTY_RULES

@@ -414,14 +414,12 @@ def test_cuda_labels_equal_cpu_labels(weights, tmp_path: Path) -> None:
 
 
 def test_run_and_compare_accept_the_chexbert_options() -> None:
-    from bench.run.cli_run import _settings
+    from bench.cli_options import score_settings
 
-    settings = _settings(
-        10, 1, False, False, None, {"chexbert": "c.pth", "chexbert_tokenizer": "tok", "device": "cuda"}
-    )
+    settings = score_settings(10, 1, chexbert=(Path("c.pth"), Path("tok"), 32, None), device="cuda")
     assert (settings.chexbert, settings.chexbert_tokenizer, settings.device) == ("c.pth", "tok", "cuda")
     assert settings.for_task("report")["chexbert"] == "c.pth"
-    assert "chexbert" not in _settings(10, 1, False, False).for_task("report")  # unchanged results without it
+    assert "chexbert" not in score_settings(10, 1).for_task("report")  # unchanged results without it
     import typer
 
     commands = typer.main.get_command(app).commands

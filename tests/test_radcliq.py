@@ -184,7 +184,7 @@ def test_score_cli_radcliq_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
 
     from typer.testing import CliRunner
 
-    import bench.run.score as score_module
+    import bench.run.scoring as score_module  # where score_aligned looks add_radgraph up
     from bench.metrics.report.bertscore import bertscore, default_model_dir
     from bench.metrics.report.chexbert import ChexbertSpec, load_chexbert, run_chexbert
     from bench.metrics.report.chexbert_random import write_random_chexbert

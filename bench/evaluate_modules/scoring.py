@@ -9,16 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.records import RecordError, write_records
+from bench.tasks import OPTIONS, default_of
 
 # compute() option -> the CLI enum whose values it accepts (same names as `cxrbench score --help`).
-_CHOICES = {
-    "froc_hit": "FrocHit",
-    "empty_rule": "EmptyRule",
-    "ce_labelset": "LabelSet",
-    "cluster": "ClusterUnit",
-    "level": "Level",
-    "study_aggregate": "StudyAggregate",
-}
 COMMON_OPTIONS: dict[str, Any] = {
     "bootstrap": 1000,
     "seed": 0,
@@ -29,11 +22,15 @@ COMMON_OPTIONS: dict[str, Any] = {
     "studies": None,
 }
 TASK_OPTIONS: dict[str, dict[str, Any]] = {
-    "classification": {"labels": None, "calibration": False, "study_aggregate": "max"},
-    "localization": {"labels": None, "froc_hit": "center_in_object"},
-    "segmentation": {"empty_rule": "exclude", "pixel_spacing_mm": None},
+    "classification": {
+        "labels": None,
+        "calibration": False,
+        "study_aggregate": default_of("study_aggregate"),
+    },
+    "localization": {"labels": None, "froc_hit": default_of("froc_hit")},
+    "segmentation": {"empty_rule": default_of("empty_rule"), "pixel_spacing_mm": None},
     "report": {
-        "ce_labelset": "chexpert",
+        "ce_labelset": default_of("ce_labelset"),
         "bertscore_model": None,
         "bertscore_layers": None,
         "bertscore_idf": False,
@@ -63,8 +60,6 @@ _PATHS = (
 
 def checked_options(task: str, given: dict[str, Any], n: int) -> dict[str, Any]:
     """Defaults filled in; an unknown option or a value the CLI would refuse is a ValueError naming it."""
-    import bench.cli as cli
-
     allowed = COMMON_OPTIONS | TASK_OPTIONS[task]
     unknown = sorted(set(given) - set(allowed))
     if unknown:
@@ -72,12 +67,10 @@ def checked_options(task: str, given: dict[str, Any], n: int) -> dict[str, Any]:
             f"unknown option(s) {', '.join(unknown)} for {task}; known: {', '.join(sorted(allowed))}"
         )
     options = allowed | given
-    for name, enum_name in _CHOICES.items():
+    for name, option in OPTIONS.items():  # the task table's allowed values, as the CLI's
         value = options.get(name)
-        if name in options and value is not None:
-            choices = [member.value for member in getattr(cli, enum_name)]
-            if value not in choices:
-                raise ValueError(f"{name}={value!r}: choose one of {', '.join(choices)}")
+        if name in options and value is not None and value not in option.choices:
+            raise ValueError(f"{name}={value!r}: choose one of {', '.join(option.choices)}")
     if isinstance(options.get("labels"), str):
         options["labels"] = [s.strip() for s in options["labels"].split(",") if s.strip()]
     for name in _PER_CASE:

@@ -6,6 +6,7 @@ Each returns an exit code: 0 ok, 1 bad arguments (unknown model spec / dataset /
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,40 +18,19 @@ from bench.errors import report
 from bench.run.settings import ScoreSettings
 
 
-def _settings(
-    n_boot: int,
-    seed: int,
-    meteor: bool,
-    bertscore: bool,
-    cluster: str | None = None,
-    chexbert: dict[str, Any] | None = None,
-    radgraph: str | None = None,
-    calibration: bool = False,
-    subgroups: dict[str, Any] | None = None,
-) -> ScoreSettings:
-    """`chexbert`: ScoreSettings' chexbert* / device fields (bench.cli._chexbert_settings); `subgroups` its
-    subgroups / age_bins / nofinding_threshold fields (bench.cli._subgroup_settings)."""
-    model, layers = None, None
-    if bertscore:
-        try:
-            from bench.metrics.report.bertscore import default_model_dir
+def run_settings(settings: ScoreSettings | None = None, *, bertscore: bool = True) -> ScoreSettings:
+    """The settings a run scores with: `settings` (default: ScoreSettings()), and, with `bertscore` and no
+    BERTScore model named, the bundled MiniLM model when its package is installed (the demo extra)."""
+    settings = settings or ScoreSettings()
+    if not bertscore or settings.bertscore_model is not None:
+        return settings
+    try:
+        from bench.metrics.report.bertscore import default_model_dir
 
-            path = default_model_dir()
-            model, layers = (str(path), 6) if path is not None else (None, None)
-        except ImportError:
-            pass
-    return ScoreSettings(
-        n_boot=n_boot,
-        seed=seed,
-        meteor=meteor,
-        bertscore_model=model,
-        bertscore_layers=layers,
-        cluster=cluster,
-        **(chexbert or {}),
-        radgraph=radgraph,
-        calibration=calibration,
-        **(subgroups or {}),
-    )
+        path = default_model_dir()
+    except ImportError:
+        return settings
+    return replace(settings, bertscore_model=str(path), bertscore_layers=6) if path is not None else settings
 
 
 def run_table(outcome: Any) -> Table:
@@ -73,35 +53,42 @@ def run_command(
     dataset: str,
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
+    *,
     split: str = "test",
     mode: str = "zero-shot",
     fraction: float = 1.0,
-    seed: int = 0,
     device: str = "cpu",
     batch_size: int = 16,
     workers: int = 2,
-    n_boot: int = 1000,
-    meteor: bool = True,
+    settings: ScoreSettings | None = None,
     bertscore: bool = True,
-    cluster: str | None = None,
     model_options: dict[str, str] | None = None,
     limit: int | None = None,
     console: Console | None = None,
-    chexbert: dict[str, Any] | None = None,
-    radgraph: str | None = None,
-    calibration: bool = False,
-    subgroups: dict[str, Any] | None = None,
 ) -> int:
+    """Run and score; `settings` carries the seed (fine-tune subset, training, bootstrap) and every scoring option."""
     from bench.run.context import model_options as typed_options
     from bench.run.runner import run
 
     console = console or Console()
     try:
+        settings = run_settings(settings, bertscore=bertscore)
         outcome = run(
-            model, dataset, root, split, mode, fraction, seed, out, device, batch_size, workers,
-            settings=_settings(n_boot, seed, meteor, bertscore, cluster, chexbert, radgraph, calibration, subgroups),
-            model_options=typed_options(model, model_options or {}), limit=limit,
-        )  # fmt: skip
+            model,
+            dataset,
+            root,
+            split=split,
+            mode=mode,
+            fraction=fraction,
+            seed=settings.seed,
+            out_dir=out,
+            device=device,
+            batch_size=batch_size,
+            workers=workers,
+            settings=settings,
+            model_options=typed_options(model, model_options or {}),
+            limit=limit,
+        )
     except Exception as exc:  # noqa: BLE001 - bench.errors.report re-raises what is not a user's error
         return report(exc)
     if outcome.rank == 0:
@@ -153,31 +140,35 @@ def suite_command(
     suite: str,
     out: str | os.PathLike[str],
     data: str | os.PathLike[str],
+    *,
     device: str = "cpu",
     batch_size: int = 16,
     workers: int = 2,
     n_boot: int | None = None,
-    meteor: bool = True,
+    settings: ScoreSettings | None = None,
     bertscore: bool = True,
-    cluster: str | None = None,
     model_options: dict[str, str] | None = None,
     console: Console | None = None,
-    chexbert: dict[str, Any] | None = None,
-    radgraph: str | None = None,
-    calibration: bool = False,
-    subgroups: dict[str, Any] | None = None,
 ) -> int:
+    """Every benchmark × mode of a suite; `n_boot` None = the suite's own; seeds are the suite's."""
     from bench.run.context import model_options as typed_options
     from bench.run.suite import run_suite
 
     console = console or Console()
     try:
         run_suite(
-            model, suite, out, data, device=device, batch_size=batch_size, workers=workers, n_boot=n_boot,
-            settings=_settings(0, 0, meteor, bertscore, cluster, chexbert, radgraph, calibration, subgroups),
+            model,
+            suite,
+            out,
+            data,
+            device=device,
+            batch_size=batch_size,
+            workers=workers,
+            n_boot=n_boot,
+            settings=run_settings(settings, bertscore=bertscore),
             console=console,
             model_options=typed_options(model, model_options or {}),
-        )  # fmt: skip
+        )
     except Exception as exc:  # noqa: BLE001
         return report(exc)
     return 0

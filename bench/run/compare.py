@@ -20,7 +20,7 @@ from bench.run.align import (
     segmentation_inputs,
 )
 from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
-from bench.tasks import TASKS, metric_direction
+from bench.tasks import TASKS, default_of, metric_direction
 
 CaseFn = Callable[[Any, Any], float]
 MODEL_PACKAGES = ("bert-score", "transformers", "torch")
@@ -221,9 +221,9 @@ def task_inputs(
     b: Aligned,
     *,
     labels: list[str] | None = None,
-    froc_hit: str = "center_in_object",
-    empty_rule: str = "exclude",
-    ce_labelset: str = "chexpert",
+    froc_hit: str = default_of("froc_hit"),
+    empty_rule: str = default_of("empty_rule"),
+    ce_labelset: str = default_of("ce_labelset"),
 ) -> tuple[Any, Any, Any, Callable[[str], CaseFn]]:
     """Per-case ground truth, A's and B's per-case predictions, and metric name -> metric(gt, pred) of a task
     (the report task's text metrics; `compare_files` adds the model-based ones)."""
@@ -248,9 +248,9 @@ def compare_files(
     n_perm: int = 1000,
     seed: int = 0,
     labels: list[str] | None = None,
-    froc_hit: str = "center_in_object",
-    empty_rule: str = "exclude",
-    ce_labelset: str = "chexpert",
+    froc_hit: str = default_of("froc_hit"),
+    empty_rule: str = default_of("empty_rule"),
+    ce_labelset: str = default_of("ce_labelset"),
     cluster: str | None = None,
     level: str | None = None,
     study_aggregate: str = "max",
@@ -319,6 +319,7 @@ def compare_files(
         )
         metrics = metrics or default_metrics(TASKS[task].headline, report_settings)
     metrics = list(metrics or TASKS[task].headline)
+    task_options = {"froc_hit": froc_hit, "empty_rule": empty_rule, "ce_labelset": ce_labelset}
     gt, pa, pb, factory = task_inputs(
         a, b, labels=labels, froc_hit=froc_hit, empty_rule=empty_rule, ce_labelset=ce_labelset
     )
@@ -372,6 +373,7 @@ def compare_files(
             "n_clusters": unit.n_clusters,
             "level": level,
         }
+        | {name: task_options[name] for name in TASKS[task].options}  # e.g. froc_hit: they change its numbers
         | ({"study_aggregate": study_aggregate} if level == "study" and task == "classification" else {})
         | ({"cluster_without_key": unit.without_key} if unit.without_key else {})
         | (_radgraph_record(radgraph, device) if radgraph is not None and task == "report" else {})

@@ -3,6 +3,7 @@ weights in RUN_DIR so a resumed or sharded run predicts with the very same model
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +25,34 @@ def seeded_subset(ids: list[str], fraction: float, seed: int) -> list[str]:
     return [i for k, i in enumerate(ids) if k in chosen]
 
 
+@dataclass(frozen=True)
+class FineTuneRequest:
+    """What fine-tuning needs besides the model: the benchmark, the splits, the training draw and where to save."""
+
+    model_spec: str
+    mode: str
+    adapter: Any
+    root: Path
+    split: str  # the test split (never trained on)
+    train_split: str | None  # None: the adapter's train role
+    val_split: str | None  # None: the adapter's validation role, else a seeded hold-out of train
+    fraction: float
+    seed: int
+    spec: TaskSpec
+    run_dir: Path
+    workers: int
+    device: str
+    fit_options: dict[str, Any] = field(default_factory=dict)
+
+
 def fine_tune(
-    model: ModelAdapter,
-    model_spec: str,
-    mode: str,
-    adapter: Any,
-    root: Path,
-    split: str,
-    train_split: str | None,
-    val_split: str | None,
-    fraction: float,
-    seed: int,
-    spec: TaskSpec,
-    run_dir: Path,
-    ctx: Distributed,
-    workers: int,
-    device: str,
-    fit_options: dict[str, Any],
-    console: Console,
+    model: ModelAdapter, request: FineTuneRequest, ctx: Distributed, console: Console
 ) -> tuple[ModelAdapter, dict[str, Any] | None]:
+    """The model to predict with and the fine-tuning record (None in zero-shot mode)."""
+    r = request
+    model_spec, mode, adapter, root, split = r.model_spec, r.mode, r.adapter, r.root, r.split
+    train_split, val_split, fraction, seed, spec = r.train_split, r.val_split, r.fraction, r.seed, r.spec
+    run_dir, workers, device, fit_options = r.run_dir, r.workers, r.device, r.fit_options
     if mode != "fine-tune":
         return model, None
     if not model.can_train:

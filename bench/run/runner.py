@@ -33,7 +33,7 @@ from bench.records import Record, RecordError, atomic_write_text, iter_records, 
 from bench.run import manifest as mf
 from bench.run.align import task_value
 from bench.run.context import Distributed, RunError, RunFailed, construct_model
-from bench.run.finetune import fine_tune
+from bench.run.finetune import FineTuneRequest, fine_tune
 from bench.run.loader import ImageDataset, iter_batches, strip_answers
 from bench.run.score import ScoreSettings, score_files
 from bench.tasks import MODES
@@ -69,6 +69,7 @@ def run(
     dataset: str,
     root: str | os.PathLike[str],
     split: str = "test",
+    *,
     mode: str = "zero-shot",
     fraction: float = 1.0,
     seed: int = 0,
@@ -76,7 +77,6 @@ def run(
     device: str = "cpu",
     batch_size: int = 16,
     workers: int = 2,
-    *,
     settings: ScoreSettings | None = None,
     train_split: str | None = None,
     val_split: str | None = None,
@@ -140,10 +140,23 @@ def run(
         if hasattr(model, "use_cache_dir"):  # served models keep every answer in the run dir (resume, rerun)
             model.use_cache_dir(run_dir)
         t_fit = time.perf_counter()
-        model, fine_tune_log = fine_tune(
-            model, model_spec, mode, adapter, root, split, train_split, val_split, fraction, seed, spec,
-            run_dir, ctx, workers, device, fit_options or {}, console,
-        )  # fmt: skip
+        request = FineTuneRequest(
+            model_spec=model_spec,
+            mode=mode,
+            adapter=adapter,
+            root=root,
+            split=split,
+            train_split=train_split,
+            val_split=val_split,
+            fraction=fraction,
+            seed=seed,
+            spec=spec,
+            run_dir=run_dir,
+            workers=workers,
+            device=device,
+            fit_options=fit_options or {},
+        )
+        model, fine_tune_log = fine_tune(model, request, ctx, console)
         fit_seconds = time.perf_counter() - t_fit
         t_pred = time.perf_counter()
         done_before = _predict(

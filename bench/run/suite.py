@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,18 +84,29 @@ def run_suite(
         roles = get_adapter(name).roles(roots[name])
         for mode, fraction, seed in _modes(plan):
             run_dir = out / name / (mode if (fraction, seed) == (1.0, 0) else f"{mode}-f{fraction:g}-s{seed}")
-            task_settings = ScoreSettings(
-                **{**base.__dict__, "n_boot": n_boot if n_boot is not None else plan.n_boot}
-            )
-            task_settings.seed = seed
+            task_settings = replace(base, n_boot=n_boot if n_boot is not None else plan.n_boot, seed=seed)
             start = time.perf_counter()
             try:
                 outcome = run(
-                    model_spec, name, roots[name], roles["test"] or "test", mode, fraction, seed, run_dir,
-                    device, batch_size, workers, settings=task_settings, train_split=roles["train"],
-                    val_split=roles["val"], fit_options=fit_options, model_options=model_options,
-                    console=console, progress=progress,
-                )  # fmt: skip
+                    model_spec,
+                    name,
+                    roots[name],
+                    split=roles["test"] or "test",
+                    mode=mode,
+                    fraction=fraction,
+                    seed=seed,
+                    out_dir=run_dir,
+                    device=device,
+                    batch_size=batch_size,
+                    workers=workers,
+                    settings=task_settings,
+                    train_split=roles["train"],
+                    val_split=roles["val"],
+                    fit_options=fit_options,
+                    model_options=model_options,
+                    console=console,
+                    progress=progress,
+                )
             except (
                 FineTuneUnsupported
             ) as exc:  # external models: fine-tune with your own code (docs/models.md)

@@ -21,11 +21,14 @@ import importlib.metadata
 import itertools
 import math
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+# The levels of measurement krippendorff.alpha accepts by name.
+KrippendorffLevel = Literal["nominal", "ordinal", "interval", "ratio"]
 
 
 def package_label(dist: str) -> str:
@@ -109,7 +112,7 @@ def reader_marginals(ratings: np.ndarray, readers: list[str], categories: list[f
     return out
 
 
-def krippendorff_alpha(ratings: np.ndarray, level: str = "ordinal") -> float | None:
+def krippendorff_alpha(ratings: np.ndarray, level: KrippendorffLevel = "ordinal") -> float | None:
     """Krippendorff's alpha via the krippendorff package (readers x cases, NaN = missing)."""
     import krippendorff
 

@@ -34,7 +34,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,17 @@ from readerstudy.analysis.mrmc import MeanEndpointInference, mean_endpoint_infer
 
 Alternative = Literal["non-inferiority", "two-sided"]
 Readers = Literal["random", "fixed"]
+
+
+class PlannedTest(TypedDict):
+    """The test a plan is made for: the keyword arguments `plan` passes on to `power` and `cases_needed`."""
+
+    effect: float
+    margin: float
+    alternative: Alternative
+    alpha: float
+
+
 CITATION = (
     "Hillis SL, Obuchowski NA, Berbaum KS. Power estimation for multireader ROC methods: an updated and "
     "unified approach. Acad Radiol 2011;18(2):129-142"
@@ -166,10 +177,12 @@ def components_from_analysis_json(path: Path) -> VarianceComponents:
 
 @dataclass(frozen=True)
 class PowerResult:
-    power: float | None
-    ncp: float | None
-    ddf: float | None
-    se: float | None
+    """Floats for one case count; arrays (one value per K) when `power` is given an array of case counts."""
+
+    power: float | np.ndarray | None
+    ncp: float | np.ndarray | None
+    ddf: float | np.ndarray | None
+    se: float | np.ndarray | None
 
 
 def power(
@@ -203,7 +216,7 @@ def power(
     se = np.sqrt(den / n_readers)
     if np.ndim(n_cases) == 0:
         return PowerResult(float(result), float(ncp), float(ddf), float(se))
-    return PowerResult(result, ncp, ddf, se)  # type: ignore[arg-type]
+    return PowerResult(result, ncp, ddf, se)
 
 
 def _reference_power(ncp: np.ndarray, ddf: np.ndarray, alternative: Alternative, alpha: float) -> np.ndarray:
@@ -260,7 +273,7 @@ def plan(
     design: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The JSON plan: components, test, power of `design`, cases needed and a power grid per reader count."""
-    test = {"effect": effect, "margin": margin, "alternative": alternative, "alpha": alpha}
+    test = PlannedTest(effect=effect, margin=margin, alternative=alternative, alpha=alpha)
     rows = []
     for j in readers_range:
         rows.append(

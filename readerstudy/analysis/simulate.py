@@ -174,11 +174,24 @@ def simulate_study(
     reader_sd: float,
     case_sd: float,
     n_sites: int = 4,
-    **options: object,
+    *,
+    criteria: tuple[str, ...] = ("diagnostic clarity",),
+    position_bias: float = 0.0,
+    blinding_accuracy: float = 0.5,
 ) -> pd.DataFrame:
     """Long reads table of a simulated study; the truth is in `df.attrs["truth"]` (a SimulationTruth)."""
     df, truth = simulate_study_with_truth(
-        n_readers, n_cases, seed, p_better, p_equal, reader_sd, case_sd, n_sites, **options
+        n_readers,
+        n_cases,
+        seed,
+        p_better,
+        p_equal,
+        reader_sd,
+        case_sd,
+        n_sites,
+        criteria=criteria,
+        position_bias=position_bias,
+        blinding_accuracy=blinding_accuracy,
     )
     df.attrs["truth"] = truth
     return df

@@ -35,7 +35,11 @@ def current_db() -> StudyDB:
     if not url:
         st.error(f"No study database: set {DB_ENV_VAR} or run `streamlit run main.py -- --db STUDY_DB`.")
         st.stop()
-    return cached_db(url)
+    try:
+        return cached_db(url)
+    except (ValueError, FileNotFoundError) as exc:
+        st.error(str(exc))  # e.g. a database of an older schema: the sentence says how to migrate it
+        st.stop()
 
 
 def report_markdown(text: str) -> str:

@@ -1,6 +1,7 @@
 """Small offline front-end pieces (``st.components.v2``: plain HTML/CSS/JS in the app page, no CDN, no iframe).
 
-* :func:`image_viewer`: canvas viewer with zoom (wheel, +/-), pan (drag) and window/level (sliders or shift-drag).
+* :func:`image_viewer`: canvas viewer with zoom (wheel, +/-), pan (drag) and window/level (sliders or shift-drag);
+  it prefetches the next case's image so that the next page shows it from the browser's cache.
   Window/level is the DICOM default LINEAR VOI function on 8-bit pixels (PS3.3 C.11.2.1.2.1,
   https://dicom.nema.org/medical/dicom/2022a/output/chtml/part03/sect_C.11.2.html); W=256, C=128 is the identity
   (note 4 there: centre 2^(n-1), width 2^n).
@@ -63,23 +64,32 @@ export default function (component) {
     canvas.width = canvas.clientWidth; canvas.height = canvas.clientHeight;
     ctx.fillStyle = '#000'; ctx.fillRect(0, 0, canvas.width, canvas.height);
     if (!s.windowed) return;
-    const fit = Math.min(canvas.width / s.windowed.width, canvas.height / s.windowed.height);
+    const iw = s.windowed.naturalWidth || s.windowed.width, ih = s.windowed.naturalHeight || s.windowed.height;
+    const fit = Math.min(canvas.width / iw, canvas.height / ih);
     const scale = fit * s.zoom;
-    const dw = s.windowed.width * scale, dh = s.windowed.height * scale;
+    const dw = iw * scale, dh = ih * scale;
     ctx.imageSmoothingEnabled = s.zoom < 2;
     ctx.drawImage(s.windowed, (canvas.width - dw) / 2 + s.x, (canvas.height - dh) / 2 + s.y, dw, dh);
     root.dataset.zoom = s.zoom.toFixed(3); root.dataset.window = s.w; root.dataset.level = s.c;
     root.dataset.panX = s.x.toFixed(1); root.dataset.panY = s.y.toFixed(1);
   }
   function applyWindow() {
-    if (!s.pixels) return;
+    if (!s.img) return;
+    // W=256, C=128 is the identity: draw the decoded image itself. Copying and mapping every pixel of a
+    // 2500 x 3000 film costs the browser far more than the page does, so it waits for the first W/L change.
+    if (s.w === 256 && s.c === 128) { s.windowed = s.img; draw(); return; }
+    if (!s.pixels) {
+      const c = document.createElement('canvas'); c.width = s.img.naturalWidth; c.height = s.img.naturalHeight;
+      const cx = c.getContext('2d'); cx.drawImage(s.img, 0, 0);
+      s.pixels = cx.getImageData(0, 0, c.width, c.height);
+    }
     const lut = new Uint8ClampedArray(256);
     for (let v = 0; v < 256; v++) lut[v] = Math.round(voi(v, s.w, s.c));
     const src = s.pixels.data, out = new ImageData(s.pixels.width, s.pixels.height), o = out.data;
     for (let i = 0; i < src.length; i += 4) {
       o[i] = lut[src[i]]; o[i + 1] = lut[src[i + 1]]; o[i + 2] = lut[src[i + 2]]; o[i + 3] = 255;
     }
-    const off = s.windowed || document.createElement('canvas');
+    const off = s.windowed && s.windowed !== s.img ? s.windowed : document.createElement('canvas');
     off.width = out.width; off.height = out.height; off.getContext('2d').putImageData(out, 0, 0);
     s.windowed = off; draw();
   }
@@ -126,17 +136,19 @@ export default function (component) {
     s.resize = new ResizeObserver(() => draw()); s.resize.observe(canvas);
   }
   if (s.src !== data.src) {
-    s.src = data.src; s.pixels = null; s.windowed = null; s.zoom = 1; s.x = 0; s.y = 0;
+    s.src = data.src; s.img = null; s.pixels = null; s.windowed = null; s.zoom = 1; s.x = 0; s.y = 0;
     root.dataset.loaded = 'false';
     const img = new Image();
     img.onload = () => {
       if (s.src !== data.src) return;
-      const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-      const cx = c.getContext('2d'); cx.drawImage(img, 0, 0);
-      s.pixels = cx.getImageData(0, 0, c.width, c.height); setWindow(s.w, s.c); root.dataset.loaded = 'true';
+      s.img = img; setWindow(s.w, s.c);
+      root.dataset.src = data.src; root.dataset.loaded = 'true';
     };
     img.onerror = () => { root.dataset.loaded = 'error'; draw(); };
     img.src = data.src;
+  }
+  if (data.next && s.next !== data.next) {  // the next case's image into the HTTP cache while this one is read
+    s.next = data.next; s.prefetch = new Image(); s.prefetch.src = data.next;
   }
   draw();
   return () => { if (s.resize) s.resize.disconnect(); root._cxr = null; };
@@ -186,9 +198,10 @@ _shortcuts = st.components.v2.component("cxr_shortcuts", js=SHORTCUTS_JS)
 _navigate = st.components.v2.component("cxr_navigate", js=NAVIGATE_JS)
 
 
-def image_viewer(src: str, height: str, key: str) -> Any:
-    """``height``: a CSS length of the image area (e.g. ``calc(100vh - 200px)``)."""
-    return _viewer(data={"src": src, "height": height}, key=key, height="content")
+def image_viewer(src: str, height: str, key: str, next_src: str | None = None) -> Any:
+    """``height``: a CSS length of the image area (e.g. ``calc(100vh - 200px)``); ``next_src``: an image to fetch
+    into the browser's cache in the background (the next case's)."""
+    return _viewer(data={"src": src, "height": height, "next": next_src}, key=key, height="content")
 
 
 def keyboard_shortcuts(criteria_keys: list[str], submit_key: str) -> Any:

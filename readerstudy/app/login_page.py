@@ -51,7 +51,8 @@ def _sso_login(db: StudyDB) -> None:
         if st.button("Log in with single sign-on", key="login_sso"):
             st.login()
         return
-    account = authenticate_sso(db, st.user.get("email"))
+    email = st.user.get("email")  # the identity token's claims are typed loosely; the email claim is a string
+    account = authenticate_sso(db, email if isinstance(email, str) else None)
     if account is None:
         st.error("This single sign-on identity is not enrolled in the study. Ask the coordinator.")
         return

@@ -9,6 +9,7 @@ never from session state alone.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
@@ -40,7 +41,8 @@ if account is None:
     render_login(db, expired=login.expired, unsaved_case=unsaved)
     st.stop()
 
+on_logout = partial(log_out, db, account, login.nonce)  # bound now: `account` is known not None here
 if account.role == "coordinator":
-    render_coordinator(db, account, on_logout=lambda: log_out(db, account, login.nonce))
+    render_coordinator(db, account, on_logout=on_logout)
 else:
-    render_reader(db, account, on_logout=lambda: log_out(db, account, login.nonce))
+    render_reader(db, account, on_logout=on_logout)

@@ -47,6 +47,16 @@ SHORTCUT_HINT_SEVERAL = " (1/2/3 answer the first criterion still open)"
 ORDER_KEY = "order"
 SAVED_KEY = "last_submit"
 IMAGE_HEIGHT = "max(300px, calc(100vh - 215px))"  # CSS length: the image fills the window's height
+# The image column is as wide as a portrait chest film of this shape needs to fill IMAGE_HEIGHT (35 x 43 cm, the
+# largest chest format, https://radiopaedia.org/articles/cassette), up to 45% of the window; the form takes the
+# rest. A fixed column ratio left a portrait image width-bound at about 65% of the height at 1920x1080.
+IMAGE_ASPECT = 35 / 43
+LAYOUT_CSS = f"""
+[data-testid="stColumn"]:has(.st-key-image_pane) {{
+    flex: 0 0 clamp(280px, calc({IMAGE_HEIGHT} * {IMAGE_ASPECT:.4f}), 45vw) !important;
+}}
+[data-testid="stColumn"]:has(.st-key-reports) {{ flex: 1 1 0 !important; min-width: 0; }}
+"""
 _SIDES = (("left", "A", "a"), ("right", "B", "b"))
 
 
@@ -231,9 +241,10 @@ def _render_case(db: StudyDB, account: Account, info: StudyInfo, order: int, err
     if error:
         st.error(error)
     image_column, form_column = st.columns([1, 2.3])
-    with image_column:
+    with image_column, st.container(key="image_pane"):
         if case.image_path:
-            image_viewer(f"/case-image/{order}", IMAGE_HEIGHT, key=f"viewer_{order}")
+            next_src = f"/case-image/{order + 1}" if order + 1 < case.n_total else None
+            image_viewer(f"/case-image/{order}", IMAGE_HEIGHT, key=f"viewer_{order}", next_src=next_src)
         else:
             st.caption("No image for this case.")
     with form_column:
@@ -280,7 +291,7 @@ def _render_blinding_check(db: StudyDB, account: Account) -> None:
 def render_reader(db: StudyDB, account: Account, on_logout: Callable[[], None]) -> None:
     info = study_info(db)
     # each criterion beyond the first takes a row of the form: the reports give up that height
-    page_style(CSS + f":root {{ --cxr-extra-criteria: {75 * (len(info.criteria) - 1)}px; }}")
+    page_style(CSS + LAYOUT_CSS + f":root {{ --cxr-extra-criteria: {75 * (len(info.criteria) - 1)}px; }}")
     error = None if info.locked else _take_submit(db, account, info)
     done, total = progress(db, account.reader_id)
     if ORDER_KEY not in st.session_state:

@@ -10,6 +10,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 if _REPO_ROOT not in sys.path:  # `streamlit run` puts only this file's folder on sys.path
     sys.path.insert(0, _REPO_ROOT)
 
+import pandas  # noqa: E402, F401 - components v2 import it on first use: ~1.5 s in the first reader's first case
 import streamlit as st  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 

@@ -35,7 +35,10 @@ APP_DIR = Path(__file__).resolve().parent
 
 def _served_db() -> StudyDB | None:
     url = db_url_from_args(sys.argv[1:])
-    return _open_cached(url) if url else None
+    try:
+        return _open_cached(url) if url else None
+    except (ValueError, FileNotFoundError):  # the page itself says why (see common.current_db)
+        return None
 
 
 @lru_cache(maxsize=4)
@@ -70,13 +73,35 @@ def session_end(request: Request) -> Response:
     return response
 
 
+# Files browsers show as they are: sent unchanged (re-encoding a 2500 x 3000 chest film as PNG costs about 0.5 s of
+# server CPU, the largest cost of a case by far).
+_AS_IS: dict[tuple[str | None, str], str] = {
+    ("PNG", "L"): "image/png",
+    ("PNG", "RGB"): "image/png",
+    ("JPEG", "L"): "image/jpeg",
+    ("JPEG", "RGB"): "image/jpeg",
+}
+
+
+def browser_image(path: str, mtime_ns: int) -> tuple[bytes, str]:
+    """The image's bytes and media type: an 8-bit PNG or JPEG file as it is, anything else converted to 8-bit PNG."""
+    from PIL import Image
+
+    with Image.open(path) as image:  # reads the header only
+        media_type = _AS_IS.get((image.format, image.mode))
+    if media_type is not None:
+        return Path(path).read_bytes(), media_type
+    return _png_bytes(path, mtime_ns), "image/png"
+
+
 @lru_cache(maxsize=16)
 def _png_bytes(path: str, _mtime_ns: int) -> bytes:
     """The image as an 8-bit PNG (16-bit and other modes rescaled), cached per file version."""
     import numpy as np
     from PIL import Image
 
-    with Image.open(path) as image:
+    with Image.open(path) as opened:
+        image: Image.Image = opened
         if image.mode in ("I;16", "I;16B", "I", "F"):
             pixels = np.asarray(image, dtype=np.float64)
             low, high = float(pixels.min()), float(pixels.max())
@@ -102,11 +127,12 @@ def case_image(request: Request) -> Response:
     if not image_path or not Path(image_path).is_file():
         return PlainTextResponse("No image for this case.", status_code=404)
     try:
-        data = _png_bytes(image_path, Path(image_path).stat().st_mtime_ns)
+        data, media_type = browser_image(image_path, Path(image_path).stat().st_mtime_ns)
     except OSError:
         _LOGGER.warning("case image of order %s could not be read", request.path_params["order"])
         return PlainTextResponse("The image of this case cannot be read.", status_code=500)
-    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    # private + max-age: the viewer prefetches the next case's image, which the next page then takes from the cache
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 def routes() -> list[Route]:

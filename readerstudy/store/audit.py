@@ -8,8 +8,7 @@ chain, it proves integrity only relative to a head recorded outside the database
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,16 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
-from readerstudy.store.chain import canonical_json, group_digest, row_fields, take_records
+from readerstudy.store.chain import (  # noqa: F401  (GENESIS_HASH, audit_row_hash: re-exported)
+    GENESIS_HASH,
+    audit_row_hash,
+    canonical_json,
+    group_digest,
+    row_fields,
+    take_records,
+)
 from readerstudy.store.engine import StudyDB
-from readerstudy.store.models import AuditEntry
-
-GENESIS_HASH = "0" * 64
+from readerstudy.store.models import AuditEntry, table_of
 
 
 def utc_now() -> datetime:
@@ -29,20 +33,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def audit_row_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, detail_json: str) -> str:
-    content = canonical_json({"seq": seq, "ts": ts, "actor": actor, "action": action, "detail": detail_json})
-    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
-
-
 READ_DIGEST_FIELDS = row_fields("reads")
 
 
-def read_digest(reads: list[Mapping[str, Any]]) -> str:
+def read_digest(reads: Sequence[Mapping[str, Any]]) -> str:
     """SHA-256 over the stored content of read rows (mappings of every column to its value), ordered by id."""
     return group_digest("reads", reads)
 
 
-_AUDIT_INSERT = insert(AuditEntry.__table__)
+_AUDIT_INSERT = insert(table_of(AuditEntry))
 # The chain head as scalar subqueries, so a writer can read it in the same statement as its other state.
 # seq is the primary key: ORDER BY seq DESC LIMIT 1 is an index lookup, not a scan.
 AUDIT_HEAD_SEQ = select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1).scalar_subquery()
@@ -76,8 +75,8 @@ def append_audit(
             detail = {**(detail or {}), "records": records}
     if head is None:
         lock_audit_chain(connection)
-        head = tuple(connection.execute(_AUDIT_HEAD).one())  # type: ignore[assignment]
-    last_seq, last_hash = head  # type: ignore[misc]
+        head = tuple(connection.execute(_AUDIT_HEAD).one())
+    last_seq, last_hash = head
     seq = 1 if last_seq is None else last_seq + 1
     prev_hash = GENESIS_HASH if last_hash is None else last_hash
     ts = utc_now().isoformat()

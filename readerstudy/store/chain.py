@@ -27,12 +27,21 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, Table, event, select
 from sqlalchemy.orm import Session
 
-from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Study, UnblindingKey
+from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Study, UnblindingKey, table_of
+
+GENESIS_HASH = "0" * 64  # the previous hash of the first audit row
+
+
+def audit_row_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, detail_json: str) -> str:
+    """One audit row's hash: SHA-256 over the previous row's hash and this row's canonical content."""
+    content = canonical_json({"seq": seq, "ts": ts, "actor": actor, "action": action, "detail": detail_json})
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
 
 # Table name -> model. ``readers`` is left out on purpose: it holds credentials, which enter no result (the reads a
 # reader submits are recorded themselves).
 _COVERED_MODELS = (Study, Case, UnblindingKey, Assignment, Read, BlindingAnswer)
-COVERED_TABLES: dict[str, Table] = {model.__table__.name: model.__table__ for model in _COVERED_MODELS}
+COVERED_TABLES: dict[str, Table] = {table_of(model).name: table_of(model) for model in _COVERED_MODELS}
 SNAPSHOT_TABLES = frozenset({"studies"})  # the latest recorded snapshot must equal the whole table
 _PENDING_KEY = "cxr_unrecorded_rows"
 _IN_CHUNK = 500  # bound the number of SQL variables of one IN (...) list

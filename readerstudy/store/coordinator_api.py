@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from readerstudy.store.audit import AUDIT_HEAD_HASH, AUDIT_HEAD_SEQ, append_audit, utc_now, verify_audit_chain
 from readerstudy.store.chain import note_written
@@ -69,9 +69,9 @@ def lock_study(db: StudyDB, actor: str) -> str:
     locked study changes nothing.
     """
     with db.writing() as session:
-        changed = session.execute(
-            update(Study).where(Study.locked.is_(False)).values(locked=True, locked_at=utc_now())
-        ).rowcount
+        lock = update(Study).where(Study.locked.is_(False)).values(locked=True, locked_at=utc_now())
+        # Session.execute is typed as returning Result; for an UPDATE it returns a CursorResult (with rowcount).
+        changed = cast(CursorResult[Any], session.execute(lock)).rowcount
         if changed:
             note_written(session, "studies")
             append_audit(session, actor, "lock")

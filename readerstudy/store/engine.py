@@ -10,9 +10,10 @@ serialised). Triggers are a first line only: whoever can write the file can drop
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from readerstudy.store.chain import track_writes
 from readerstudy.store.models import APPEND_ONLY_TABLES, Base, Study
+from readerstudy.store.schema import CURRENT_SCHEMA_VERSION, OldSchemaError, db_label, schema_version
 
 _WRITE_OPTION = "cxr_write"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -82,7 +85,7 @@ class StudyDB:
     # previous commit is done, whereas SQLite's busy handler polls with growing sleeps (long latency tails).
     _write_lock: FairLock = field(default_factory=FairLock, compare=False, repr=False)
     # Facts fixed at build (criteria, scale), cached per open database.
-    fixed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    fixed: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -110,7 +113,7 @@ class StudyDB:
 
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
@@ -120,7 +123,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -210,8 +213,12 @@ def trigger_statements(dialect: str) -> list[str]:
     raise ValueError(f"append-only triggers are written for sqlite and postgresql, not {dialect!r}")
 
 
-def open_db(db: str | Path, create: bool = False) -> StudyDB:
-    """Open (and with ``create=True`` create the schema and triggers of) a study database."""
+def open_db(db: str | Path, create: bool = False, check_schema: bool = True) -> StudyDB:
+    """Open (and with ``create=True`` create the schema and triggers of) a study database.
+
+    An existing database built by an older schema raises :class:`OldSchemaError` (one sentence naming the file
+    and the ``cxrbench study migrate`` command) unless ``check_schema=False`` (the migration itself).
+    """
     url = to_url(db)
     if url.startswith("sqlite:///") and not create:
         path = Path(url.removeprefix("sqlite:///"))
@@ -230,6 +237,12 @@ def open_db(db: str | Path, create: bool = False) -> StudyDB:
     elif "studies" not in inspect(engine).get_table_names():
         engine.dispose()
         raise ValueError(f"{url} is not a reader-study database (no 'studies' table)")
+    elif check_schema:
+        with engine.connect() as connection:
+            version = schema_version(connection)
+        if version < CURRENT_SCHEMA_VERSION:
+            engine.dispose()
+            raise OldSchemaError(db_label(url), version)
     return study_db
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from sqlalchemy import select
 
@@ -168,6 +168,10 @@ def csv_text_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+@overload
+def long_table_csv(table: pd.DataFrame, path: None = None) -> str: ...
+@overload
+def long_table_csv(table: pd.DataFrame, path: str | Path) -> None: ...
 def long_table_csv(table: pd.DataFrame, path: str | Path | None = None) -> str | None:
     """Write a reads table as spreadsheet-safe CSV to ``path`` (or return the text): text cells neutralised."""
     return write_safe_csv(table, csv_text_columns(table), path)

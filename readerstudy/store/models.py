@@ -8,6 +8,7 @@ slot is shown on the left ("A"), so reader pages can render a case without knowi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -115,6 +117,13 @@ class AuditEntry(Base):
     row_hash: Mapped[str] = mapped_column(String(64))
 
 
+def table_of(model: type[Base]) -> Table:
+    """The Table a model is mapped to, for Core statements."""
+    # SQLAlchemy types ``__table__`` as FromClause because a model may also be mapped to a subquery; every model
+    # here declares ``__tablename__``, so declarative has made it a Table.
+    return cast(Table, model.__table__)
+
+
 __all__ = [
     "APPEND_ONLY_TABLES",
     "Assignment",
@@ -126,4 +135,5 @@ __all__ = [
     "Reader",
     "Study",
     "UnblindingKey",
+    "table_of",
 ]

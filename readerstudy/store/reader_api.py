@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import BindParameter, Connection, bindparam, func, insert, select
 from sqlalchemy.exc import NoResultFound
 
 from readerstudy.store.audit import (
@@ -33,7 +33,7 @@ from readerstudy.store.logins import (  # noqa: F401 - the login API is re-expor
     flush_login_failures,
     login_throttle,
 )
-from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Reader, Study
+from readerstudy.store.models import Assignment, BlindingAnswer, Case, Read, Reader, Study, table_of
 
 REXVAL_ERROR_FLAGS = (
     "false finding",
@@ -87,8 +87,8 @@ class CaseView:
 
 # Statements built once: building a select() costs more than running it on SQLite. Executed on Core connections
 # (not ORM sessions), whose per-statement overhead is a fraction of the ORM's.
-_READER = bindparam("reader_id")
-_CASE = bindparam("case_idx")
+_READER: BindParameter[str] = bindparam("reader_id")
+_CASE: BindParameter[int] = bindparam("case_idx")
 _ASSIGNMENTS_OF_READER = select(Assignment.order_index, Assignment.case_idx, Assignment.left_slot).where(
     Assignment.reader_id == _READER
 )
@@ -113,7 +113,7 @@ _SUBMIT_STATE = select(
     AUDIT_HEAD_SEQ,
     AUDIT_HEAD_HASH,
 )
-_INSERT_READ = insert(Read.__table__)
+_INSERT_READ = insert(table_of(Read))
 _INSERT_READS = _INSERT_READ.returning(Read.id, sort_by_parameter_order=True)
 
 
@@ -282,7 +282,9 @@ def _read_rows(
 def _insert_reads(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert the rows in one statement and set each row's ``id``."""
     if len(rows) == 1:  # the common single-criterion case: no RETURNING/sentinel machinery needed
-        rows[0]["id"] = connection.execute(_INSERT_READ, rows[0]).inserted_primary_key[0]
+        primary_key = connection.execute(_INSERT_READ, rows[0]).inserted_primary_key
+        assert primary_key is not None  # always set after a single-row INSERT without RETURNING
+        rows[0]["id"] = primary_key[0]
         return
     for row, (read_id,) in zip(rows, connection.execute(_INSERT_READS, rows), strict=True):
         row["id"] = read_id

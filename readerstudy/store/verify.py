@@ -9,6 +9,10 @@ Checks, in this order (the first failure is reported, in one sentence naming the
 3. with ``expected_head`` (``SEQ:HASH`` or ``HASH``, kept outside the database, e.g. printed at lock time): that row
    is still in the chain. Without it, whoever can write the file can recompute a whole new chain; the head is what
    makes a rewritten or truncated chain detectable.
+
+A database built with study schema 1 (:mod:`readerstudy.store.schema`) recorded only its reads; its one ``migrate``
+row records every other row as it was at migration, so rows written before that row are covered from then on only
+(:attr:`ChainReport.coverage_note` says so).
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from readerstudy.store.audit import GENESIS_HASH, audit_row_hash
 from readerstudy.store.chain import (
     COVERED_TABLES,
+    GENESIS_HASH,
     SNAPSHOT_TABLES,
     RecordedGroup,
+    audit_row_hash,
     fetch_rows,
     group_digest,
     key_column,
@@ -35,6 +40,7 @@ from readerstudy.store.chain import (
 )
 from readerstudy.store.engine import StudyDB, using_db
 from readerstudy.store.models import AuditEntry
+from readerstudy.store.schema import MIGRATE_ACTION
 
 _LAST_ROW = select(AuditEntry.seq, AuditEntry.row_hash).order_by(AuditEntry.seq.desc()).limit(1)
 _FIRST_LOCK = (
@@ -65,6 +71,9 @@ class ChainReport:
     head: str
     head_at_lock: str | None
     expected_head: str | None  # the external head checked against, if any
+    built_schema: int = 2  # 1: built before every row was recorded (see readerstudy.store.schema)
+    migrated_at: str | None = None  # "SEQ:TS" of the migrate row of a schema-1 database
+    coverage_note: str | None = None  # what a migrated chain cannot vouch for
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +102,8 @@ class _Walk:
     snapshots: dict[str, RecordedGroup] = field(default_factory=dict)
     recorded_by: dict[str, dict[Any, int]] = field(default_factory=lambda: {t: {} for t in COVERED_TABLES})
     hashes: dict[str, int] = field(default_factory=dict)  # row_hash -> seq
+    built_schema: int = 2
+    migrated: tuple[int, str] | None = None  # (seq, ts) of the migrate row
 
 
 def _audit_rows(connection: Connection) -> Iterator[Any]:
@@ -117,10 +128,15 @@ def _walk_chain(connection: Connection, walk: _Walk) -> None:
                 f"audit_log row {row.seq} ({row.action}) was changed: its hash does not match", row.seq
             )
         try:
-            groups = recorded_groups(row.seq, row.action, json.loads(row.detail_json))
+            detail = json.loads(row.detail_json)
+            groups = recorded_groups(row.seq, row.action, detail)
         except (ValueError, KeyError, TypeError) as exc:
             raise ChainProblem(f"audit_log row {row.seq} has an unreadable detail: {exc}", row.seq) from None
-        if groups and walk.lock is not None:
+        if row.seq == 1 and row.action == "build" and "records" not in detail:
+            walk.built_schema = 1
+        if row.action == MIGRATE_ACTION:
+            _take_migration(walk, row, groups)
+        elif groups and walk.lock is not None:
             raise ChainProblem(
                 f"audit_log row {row.seq} ({row.action}) records {groups[0].table} rows after the study was "
                 f"locked at row {walk.lock[0]}",
@@ -132,6 +148,34 @@ def _walk_chain(connection: Connection, walk: _Walk) -> None:
             walk.lock = (row.seq, row.row_hash)
         walk.n_rows, walk.last_hash = row.seq, row.row_hash
         walk.hashes[row.row_hash] = row.seq
+
+
+def _take_migration(walk: _Walk, row: Any, groups: list[RecordedGroup]) -> None:
+    """A migrate row may record the rows of a schema-1 database, once, even after its lock, but never reads:
+    schema 1 recorded every read at its submit, so a read only the migration would record was never submitted."""
+    if walk.built_schema != 1:
+        raise ChainProblem(
+            f"audit_log row {row.seq} is a migrate row in a chain that was not built with study schema 1",
+            row.seq,
+        )
+    if walk.migrated is not None:
+        raise ChainProblem(
+            f"audit_log row {row.seq} is a second migrate row (the first is row {walk.migrated[0]})", row.seq
+        )
+    if any(group.table == "reads" for group in groups):
+        raise ChainProblem(
+            f"audit_log row {row.seq} (migrate) records reads: a migration never does", row.seq
+        )
+    walk.migrated = (row.seq, row.ts)
+
+
+def coverage_note(migrated: tuple[int, str]) -> str:
+    seq, ts = migrated
+    return (
+        f"this database was built with study schema 1 and migrated at audit row {seq} ({ts} UTC): its cases, "
+        "assignments, unblinding key, blinding answers and lock state are covered as they were at that row, so "
+        "a change made to them before it cannot be detected; its reads are covered by their own submit rows"
+    )
 
 
 def _collect(walk: _Walk, group: RecordedGroup) -> None:
@@ -169,22 +213,45 @@ def _check_group(group: RecordedGroup, rows: dict[Any, dict]) -> None:
     raise ChainProblem(f"{group.table} {key}={ids} differs from what {where} recorded", group.seq)
 
 
-def _check_data(connection: Connection, walk: _Walk) -> None:
+def _recorded_rows(connection: Connection, walk: _Walk) -> dict[str, tuple[dict[Any, dict], set[Any]]]:
+    """Per covered table: its rows by key and the keys the chain records; the recorded rows are checked here."""
     tables = {t: {r[key_column(t)]: r for r in fetch_rows(connection, t)} for t in COVERED_TABLES}
     checks = sorted([*walk.groups, *walk.snapshots.values()], key=lambda g: g.seq)
     for group in checks:
         _check_group(group, tables[group.table])
+    result = {}
     for table, rows in tables.items():
         if table in SNAPSHOT_TABLES:
             recorded = set(walk.snapshots[table].ids) if table in walk.snapshots else set()
         else:
             recorded = set(walk.recorded_by[table])
+        result[table] = (rows, recorded)
+    return result
+
+
+def _check_data(connection: Connection, walk: _Walk) -> None:
+    for table, (rows, recorded) in _recorded_rows(connection, walk).items():
         unrecorded = sorted(set(rows) - recorded)
         if unrecorded:
             raise ChainProblem(
                 f"{table} {key_column(table)}={unrecorded[0]} is not recorded in the audit chain "
                 f"({len(rows)} rows in the table, {len(recorded)} recorded)"
             )
+
+
+def unrecorded_rows(connection: Connection) -> dict[str, list[dict]]:
+    """Walk the chain and check what it records; the covered rows it does not record, per table.
+
+    For the migration of a schema-1 database (run inside its write transaction); raises :class:`ChainProblem`
+    when the chain or a row it records is broken.
+    """
+    walk = _Walk()
+    _walk_chain(connection, walk)
+    return {
+        table: [rows[k] for k in sorted(set(rows) - recorded)]
+        for table, (rows, recorded) in _recorded_rows(connection, walk).items()
+        if set(rows) - recorded
+    }
 
 
 def _check_head(walk: _Walk, expected: str) -> None:
@@ -232,4 +299,7 @@ def verify_chain(db: StudyDB | str | Path, expected_head: str | None = None) -> 
         head=format_head(0, GENESIS_HASH) if last is None else format_head(*last),
         head_at_lock=None if lock is None else format_head(*lock),
         expected_head=expected_head,
+        built_schema=walk.built_schema,
+        migrated_at=None if walk.migrated is None else f"{walk.migrated[0]}:{walk.migrated[1]}",
+        coverage_note=None if walk.migrated is None else coverage_note(walk.migrated),
     )

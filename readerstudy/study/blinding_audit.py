@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import FailedError
+
 DISTINGUISHABLE_LOWER_BOUND = 0.6
 MIN_CASES = 10
 N_SPLITS = 5
@@ -53,7 +55,7 @@ METHOD = (
 )
 
 
-class BlindingAuditError(ValueError):
+class BlindingAuditError(FailedError, ValueError):
     """The AI and original reports are clearly distinguishable after harmonisation."""
 
     def __init__(self, audit: dict[str, Any]) -> None:

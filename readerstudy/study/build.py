@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BadInputError
 from readerstudy.store.audit import append_audit, utc_now
 from readerstudy.store.engine import open_db, to_url
 from readerstudy.store.models import Assignment, Case, Reader, Study, UnblindingKey
@@ -53,7 +54,7 @@ class BuildResult:
     blinding_audit: dict[str, Any] = field(default_factory=dict)
 
 
-class DeidGateError(ValueError):
+class DeidGateError(BadInputError):
     def __init__(self, blocked: list[BlockedCase]) -> None:
         self.blocked = blocked
         lines = "\n".join(b.describe() for b in blocked)

@@ -430,12 +430,13 @@ def test_cli_reports_a_404_as_one_line_and_exit_1(
     from rich.console import Console
 
     from bench.run.cli_run import run_command
+    from bench.run.settings import ScoreSettings
 
     out = io.StringIO()
     with serve() as (url, server):
         code = run_command(
-            f"openai:{url}#wrong", "chestxray14", demo_root, tmp_path / "run", n_boot=0, meteor=False,
-            bertscore=False, console=Console(file=out, width=2000),
+            f"openai:{url}#wrong", "chestxray14", demo_root, tmp_path / "run",
+            settings=ScoreSettings(n_boot=0, meteor=False), bertscore=False, console=Console(file=out, width=2000),
         )  # fmt: skip
     assert code == 1 and server.requests >= 1  # a failed run (bench.errors); the error goes to stderr
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]

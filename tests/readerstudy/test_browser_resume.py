@@ -55,12 +55,17 @@ def _free_port() -> int:
 
 @contextmanager
 def streamlit_server(
-    db: StudyDB, port: int, log: Path, extra_env: dict[str, str] | None = None
+    db: StudyDB,
+    port: int,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> Iterator[subprocess.Popen]:
+    """``cxrbench study serve``'s command (or ``command``) until the server answers its health check."""
     env = {**os.environ, "CXRBENCH_STUDY_DB": db.url, **(extra_env or {})}
     with log.open("ab") as handle:
         process = subprocess.Popen(
-            serve_command(db.url, port, "127.0.0.1"), env=env, stdout=handle, stderr=handle
+            command or serve_command(db.url, port, "127.0.0.1"), env=env, stdout=handle, stderr=handle
         )
     try:
         deadline = time.monotonic() + 40

@@ -1,6 +1,8 @@
-"""The reading screen in Chromium: layout at 1280x720 and 1920x1080, image viewer, keys, reconnect, no dev menu.
+"""The reading screen in Chromium: layout at 1280x720, 1440x900 and 1920x1080, image viewer, keys, reconnect, no dev
+menu.
 
-Screenshots are written to the test's tmp folder (``reading_1280x720.png``, ``reading_1920x1080.png``).
+Screenshots are written to the test's tmp folder (``reading_1280x720.png``, ``reading_1440x900.png``,
+``reading_1920x1080.png``).
 """
 
 from __future__ import annotations
@@ -92,15 +94,22 @@ def test_reading_screen_layout_viewer_and_menu(tmp_path: Path) -> None:
         assert stranger.request.get(f"{url}case-image/0").status == 401  # images only for a logged-in reader
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.set_default_timeout(20_000)
+        images: list[str] = []
+        page.on("request", lambda request: images.append(request.url) if "/case-image/" in request.url else 0)
         page.goto(url)
         login(page, "r1", PASSWORD)
         expect_case(page, 1, 3)
         viewer = page.locator(".cxr-viewer")
         page.locator(".cxr-viewer[data-loaded=true]").wait_for()
+        for _ in range(50):  # the next case's image is fetched while this one is shown
+            if f"{url}case-image/1" in images:
+                break
+            page.wait_for_timeout(100)
+        assert images[:2] == [f"{url}case-image/0", f"{url}case-image/1"], images
         assert page.request.get(f"{url}case-image/0").headers["content-type"] == "image/png"
         assert page.request.get(f"{url}case-image/99").status == 404
 
-        for width, height in ((1280, 720), (1920, 1080)):
+        for width, height in ((1280, 720), (1440, 900), (1920, 1080)):
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / f"reading_{width}x{height}.png"))
@@ -113,6 +122,13 @@ def test_reading_screen_layout_viewer_and_menu(tmp_path: Path) -> None:
             ):
                 assert _inside(_box(page, selector), width, height), (width, selector)
             assert _inside(submit, width, height), (width, height, submit)
+            canvas = _box(page, ".cxr-canvas")
+            # the image takes the window's height, and its pane is as wide as a portrait chest film (35 x 43 cm)
+            # needs to fill that height (before: a fixed third of the width, 0.60-0.72 of the height)
+            assert canvas["height"] >= height - 230 and canvas["width"] >= 0.8 * canvas["height"], (
+                width,
+                canvas,
+            )
             image, report_a, report_b = (
                 _box(page, s) for s in (".cxr-canvas", ".st-key-report_a", ".st-key-report_b")
             )

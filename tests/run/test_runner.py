@@ -30,7 +30,7 @@ if delay:
         time.sleep(delay)
         return predict(self, batch, spec)
     BaselineModel.predict = slow
-run("baseline:" + sys.argv[1], "jsrt", sys.argv[2], "fold2", "zero-shot", 1.0, 0, sys.argv[3], batch_size=2,
+run("baseline:" + sys.argv[1], "jsrt", sys.argv[2], "fold2", mode="zero-shot", out_dir=sys.argv[3], batch_size=2,
     workers=0, settings=ScoreSettings(n_boot=20, seed=0, meteor=False), progress=False)
 """
 
@@ -113,10 +113,10 @@ def test_torchrun_two_processes_equal_one(demo_data: Path, weights: Path, tmp_pa
 
 def test_fine_tune_with_fraction(demo_data: Path, weights: Path, tmp_path: Path) -> None:
     opts = {"epochs": 1}
-    zero = run(f"baseline:{weights}", "shenzhen", demo_data / "shenzhen", "test", "zero-shot", out_dir=tmp_path / "z",
+    zero = run(f"baseline:{weights}", "shenzhen", demo_data / "shenzhen", "test", mode="zero-shot", out_dir=tmp_path / "z",
                batch_size=4, workers=0, settings=SETTINGS, progress=False)  # fmt: skip
-    tuned = run(f"baseline:{weights}", "shenzhen", demo_data / "shenzhen", "test", "fine-tune", 0.5, 3,
-                tmp_path / "f", batch_size=4, workers=0, settings=SETTINGS, fit_options=opts, progress=False)  # fmt: skip
+    tuned = run(f"baseline:{weights}", "shenzhen", demo_data / "shenzhen", "test", mode="fine-tune", fraction=0.5,
+                seed=3, out_dir=tmp_path / "f", batch_size=4, workers=0, settings=SETTINGS, fit_options=opts, progress=False)  # fmt: skip
     fine = tuned.manifest["fine_tune"]
     n_train = sum(1 for _ in __import__("bench.datasets", fromlist=["x"]).get_adapter("shenzhen").records(
         demo_data / "shenzhen", "train"))  # fmt: skip
@@ -133,7 +133,14 @@ def test_bad_inputs_are_refused(demo_data: Path, weights: Path, tmp_path: Path, 
     with pytest.raises(RunError, match="unknown dataset"):
         run(f"baseline:{weights}", "nih", demo_data / "jsrt", out_dir=tmp_path / "a", progress=False)
     with pytest.raises(RunError, match="unknown mode"):
-        run(f"baseline:{weights}", "jsrt", demo_data / "jsrt", "fold2", "few-shot", out_dir=tmp_path / "a")
+        run(
+            f"baseline:{weights}",
+            "jsrt",
+            demo_data / "jsrt",
+            "fold2",
+            mode="few-shot",
+            out_dir=tmp_path / "a",
+        )
     _run(weights, demo_data, tmp_path / "b")
     with pytest.raises(ValueError, match="different run"):
         _run(weights, demo_data, tmp_path / "b", seed=5)
