@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MODULE_TASKS = ("classification", "localization", "segmentation", "report")  # tasks with a module
+from bench.tasks import MODEL_TASKS
+
+MODULE_TASKS = MODEL_TASKS  # one module per task a model answers
 
 
 def path(task: str) -> str:

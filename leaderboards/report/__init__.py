@@ -14,9 +14,10 @@ from typing import Any
 
 from bench.errors import report
 from bench.records import RecordError, atomic_write_text
+from bench.tasks import MODEL_TASKS
 from leaderboards.runs import GT_FILE, PRED_FILE, RunDirError, RunInfo, discover_runs
 
-TASK_ORDER = ("classification", "localization", "segmentation", "report", "consistency")
+TASK_ORDER = (*MODEL_TASKS, "consistency")
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1b1b1b;max-width:1300px}

@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bench.tasks import MODES
+from bench.tasks import MODEL_TASKS, MODES
 from leaderboards.runs import RunInfo
 
 TASK_DEFAULTS = {
@@ -22,7 +22,7 @@ TASK_DEFAULTS = {
     "segmentation": ("dice_mean", "Dice"),
     "report": ("ce_micro_f1", "CE-F1"),
 }
-TASK_ORDER = ("classification", "localization", "segmentation", "report")
+TASK_ORDER = MODEL_TASKS
 
 
 @dataclass(frozen=True)
