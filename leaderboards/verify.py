@@ -141,6 +141,7 @@ def _settings(results: dict[str, Any]) -> Any:
         "calibration",
         "subgroups",
         "nofinding_threshold",
+        "subgroups_absent",
     ):
         if key in stored and key in _field_names(ScoreSettings):
             kwargs[key] = stored[key]

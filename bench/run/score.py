@@ -65,7 +65,7 @@ def build_results(
     task: str, gt_path: str | Path, pred_path: str | Path, settings: ScoreSettings
 ) -> dict[str, Any]:
     from bench.run.study_level import LEVELS, default_level, describe, to_study_level
-    from bench.run.subgroups import assign_groups, subgroup_results
+    from bench.run.subgroups import absent_note, assign_groups, subgroup_results
 
     data = align(task, gt_path, pred_path)
     level = settings.level or default_level(data)
@@ -76,7 +76,11 @@ def build_results(
     cluster = resolve_cluster(data, settings.cluster)
     groups = assign_groups(data, settings) if settings.subgroups else None  # bad fields fail before scoring
     result = score_aligned(data, settings, cluster)
-    subgroups = {"subgroups": subgroup_results(data, settings, cluster, result, groups)} if groups else {}
+    subgroups = {}
+    if groups:
+        subgroups = {"subgroups": subgroup_results(data, settings, cluster, result, groups)}
+    elif groups is not None:  # every requested field skipped as absent: said, never silently dropped
+        subgroups = {"subgroups": {"conventions": {"fields": []} | absent_note(data, settings), "fields": {}}}
     result.conventions["level"] = describe(task, level, settings.study_aggregate)
     result.conventions["cluster"] = {
         "unit": cluster.unit,

@@ -51,6 +51,9 @@ class ScoreSettings:
     subgroups: list[str] | None = None
     age_bins: list[float] | None = None
     nofinding_threshold: float = 0.5
+    # A requested field no scored record carries: "error" (exit 2) or "skip" (recorded in the conventions; the
+    # default of suites, whose benchmarks publish different metadata).
+    subgroups_absent: str = "error"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def subgroup_settings(self, task: str) -> dict[str, Any]:
@@ -58,6 +61,8 @@ class ScoreSettings:
         if not self.subgroups:
             return {}
         recorded = {"subgroups": list(self.subgroups), "age_bins": self.age_bins or "decades-80"}
+        if self.subgroups_absent != "error":
+            recorded["subgroups_absent"] = self.subgroups_absent
         return recorded | (
             {"nofinding_threshold": self.nofinding_threshold} if task == "classification" else {}
         )

@@ -133,21 +133,27 @@ def _age(data: Aligned, line: int, record: Any, value: Any) -> float:
     return age
 
 
-def check_fields(data: Aligned, fields: list[str]) -> None:
-    """RecordError naming the ground-truth file when no scored record carries a requested field."""
+def absent_fields(data: Aligned, fields: list[str]) -> dict[str, str]:
+    """Requested fields that no scored ground-truth record carries, each with the sentence that says so."""
     carried = sorted(
         {key for _, record in data.gt for key, v in (record.meta or {}).items() if v is not None}
     )
+    absent = {}
     for field in fields:
         key = "age" if field == AGE_FIELD else field
         if key not in carried:
             derived = " (age_bin is derived from meta.age)" if field == AGE_FIELD else ""
-            raise RecordError(
-                data.gt_path,
-                None,
+            absent[field] = (
                 f"no scored ground-truth record carries meta.{key}, so --subgroups {field} has nothing to group "
-                f"by{derived}; the records carry meta {', '.join(carried) or '(none)'}",
+                f"by{derived}; the records carry meta {', '.join(carried) or '(none)'}"
             )
+    return absent
+
+
+def check_fields(data: Aligned, fields: list[str]) -> None:
+    """RecordError naming the ground-truth file when no scored record carries a requested field."""
+    for reason in absent_fields(data, fields).values():
+        raise RecordError(data.gt_path, None, reason)
 
 
 def group_values(data: Aligned, field: str, bins: AgeBins) -> list[str]:
@@ -335,7 +341,8 @@ def subgroup_results(
         for field, group_list in values.items()
     }
     return {
-        "conventions": _conventions(data, settings, cluster, bins, list(values), engine, no_gap),
+        "conventions": _conventions(data, settings, cluster, bins, list(values), engine, no_gap)
+        | absent_note(data, settings),
         "fields": fields,
     }
 
@@ -344,9 +351,21 @@ def assign_groups(data: Aligned, settings: Any) -> dict[str, list[str]]:
     """Field -> group of every scored record; RecordError (naming the ground-truth file) for a field no record
     carries or a meta value that cannot be grouped. Runs before any scoring."""
     fields = list(dict.fromkeys(settings.subgroups))
-    check_fields(data, fields)
+    if settings.subgroups_absent == "skip":
+        absent = absent_fields(data, fields)
+        fields = [field for field in fields if field not in absent]
+    else:
+        check_fields(data, fields)
     bins = age_bins(settings.age_bins)
     return {field: group_values(data, field, bins) for field in fields}
+
+
+def absent_note(data: Aligned, settings: Any) -> dict[str, Any]:
+    """`absent_fields` for the conventions when requested fields were skipped (subgroups_absent="skip")."""
+    if settings.subgroups_absent != "skip":
+        return {}
+    absent = absent_fields(data, list(dict.fromkeys(settings.subgroups)))
+    return {"absent_fields": absent} if absent else {}
 
 
 def _conventions(

@@ -375,3 +375,57 @@ def test_run_passes_subgroups_through_to_its_results(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res["subgroups"] == ref["subgroups"]
     assert {g["value"] for g in res["subgroups"]["fields"]["view"]["groups"]} <= {"AP", "PA", "unknown"}
+
+
+def test_a_suite_records_fields_a_benchmark_lacks_instead_of_stopping(tmp_path: Path) -> None:
+    # Benchmarks publish different metadata (TBX11K has no sex): suites skip an absent field and say so; `score`
+    # keeps refusing it (exit 2) unless told to skip.
+    from bench.run.score import build_results
+    from bench.run.settings import ScoreSettings
+
+    gt, pred, _ = _classification(tmp_path, n=60)
+    skip = ScoreSettings(n_boot=20, subgroups=["sex", "scanner"], subgroups_absent="skip")
+    results = build_results("classification", gt, pred, skip)
+    sub = results["subgroups"]
+    assert sub["conventions"]["fields"] == ["sex"] and list(sub["fields"]) == ["sex"]
+    assert "meta.scanner" in sub["conventions"]["absent_fields"]["scanner"]
+    assert results["settings"]["subgroups_absent"] == "skip"
+    strict = build_results("classification", gt, pred, ScoreSettings(n_boot=20, subgroups=["sex"]))
+    assert strict["subgroups"]["fields"]["sex"] == sub["fields"]["sex"]  # skipping changes no number
+    assert "subgroups_absent" not in strict["settings"]
+    none_left = build_results(
+        "classification", gt, pred, ScoreSettings(n_boot=20, subgroups=["scanner"], subgroups_absent="skip")
+    )
+    assert none_left["subgroups"]["fields"] == {} and none_left["subgroups"]["conventions"]["fields"] == []
+    assert "scanner" in none_left["subgroups"]["conventions"]["absent_fields"]
+    code, output = _score(
+        "--task", "classification", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "x.json"),
+        "--subgroups", "scanner",
+    )  # fmt: skip
+    assert code == 2 and "meta.scanner" in output and not (tmp_path / "x.json").exists()
+
+
+def test_suite_settings_skip_absent_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.run import suite as suite_module
+    from bench.run.settings import ScoreSettings
+
+    seen: list[ScoreSettings] = []
+
+    def fake_run(*args: object, settings: ScoreSettings, **kwargs: object) -> object:
+        seen.append(settings)
+        raise suite_module.FineTuneUnsupported("stop here")
+
+    monkeypatch.setattr("bench.run.runner.run", fake_run)
+    from bench.datasets.demo import write_demo
+
+    data = tmp_path / "data"
+    write_demo(data, names=["shenzhen"], n=8, seed=0, workers=0)
+    suite_module.run_suite(
+        "baseline:x",
+        "demo",
+        tmp_path / "out",
+        data,
+        settings=ScoreSettings(subgroups=["sex"]),
+        progress=False,
+    )
+    assert seen and all(s.subgroups_absent == "skip" for s in seen)
