@@ -98,6 +98,8 @@ def score_report(
         elif scored.value is not None and scored.per_case is not None:
             reps = meteor_nltk_bootstrap(scored.per_case, counts) if counts is not None else None
             metrics["meteor_nltk"] = _metric(scored.value, reps)
+            if per_case is not None:
+                per_case["meteor_nltk"] = scored.per_case
             conventions["meteor_nltk"] = scored.conventions
 
     for key in ("rouge_l", "cider"):

@@ -33,6 +33,9 @@ class TaskResult:
     per_label: dict[str, dict[str, float | None]] = field(default_factory=dict)
     conventions: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    # Per-case values behind mean-of-cases metrics (e.g. "bertscore_f1": (n,) array), for subgroup replicates;
+    # never written to the results file.
+    per_case: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -177,6 +177,7 @@ def _score_builtin(data: Aligned, settings: ScoreSettings, cluster: ClusterUnit)
         result.conventions["bertscore"]["model_fingerprint"] = model_fingerprint(settings.bertscore_model)
     add_radgraph(result, data, refs, hyps, settings, clusters, per_case)
     add_clinical_scores(result, refs, hyps, settings, clusters, per_case, chexbert)
+    result.per_case = per_case
     return result
 
 

@@ -253,6 +253,60 @@ class ReportEngine:
         return None
 
 
+class PerCaseMeans:
+    """Metrics that are the mean of per-case values the overall scoring already computed (BERTScore F1, RadGraph
+    F1, CheXbert s_emb, RadCliQ-v1, METEOR-NLTK): a group's value is the mean over its rows and its replicates the
+    means over its drawn rows (`replicate_means` on the shared draws), so no model runs again per group."""
+
+    def __init__(self, engine: Engine, per_case: dict[str, np.ndarray], n: int) -> None:
+        from bench.run.compare_report import PER_REPORT_KEYS
+
+        keys = PER_REPORT_KEYS | {"meteor_nltk": "meteor_nltk"}
+        self.engine = engine
+        self.values = {
+            metric: np.asarray(per_case[key], dtype=float)
+            for metric, key in keys.items()
+            if key in per_case and np.shape(per_case[key]) == (n,)
+        }
+        labels = ("chexbert_ref_labels", "chexbert_hyp_labels")
+        self.chexbert = (
+            tuple(np.asarray(per_case[k]) for k in labels) if all(k in per_case for k in labels) else None
+        )
+
+    def __getattr__(self, name: str) -> Any:  # POSITIVES_RULE, labels, ...: the task engine's
+        if name == "engine":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.engine, name)
+
+    def estimates(self, rows: np.ndarray, counts: np.ndarray | None) -> dict[str, Estimate]:
+        from bench.metrics.bootstrap import replicate_means
+        from bench.metrics.report.f1chexbert import (
+            F1CHEXBERT_METRICS,
+            f1chexbert_replicates,
+            f1chexbert_scores,
+        )
+
+        out = self.engine.estimates(rows, counts)
+        for metric, values in self.values.items():
+            group = values[rows]
+            value = float(group.mean()) if group.size else float("nan")
+            out[metric] = Estimate(value, None if counts is None else replicate_means(counts, group))
+        if self.chexbert is not None and rows.size:
+            # F1-CheXbert from the labels CheXbert gave each report once: counts summed per group and replicate
+            ref, hyp = self.chexbert[0][rows], self.chexbert[1][rows]
+            values_f1 = f1chexbert_scores(ref, hyp)
+            reps = f1chexbert_replicates(ref, hyp, counts) if counts is not None else {}
+            for metric in F1CHEXBERT_METRICS:
+                out[metric] = Estimate(values_f1[metric], reps.get(metric))
+        return out
+
+    def positives(self, rows: np.ndarray) -> int | None:
+        return self.engine.positives(rows)
+
+    def per_label(self, rows: np.ndarray) -> dict[str, dict[str, float | None]] | None:
+        return self.engine.per_label(rows)
+
+
 def make_engine(data: Aligned, settings: Any) -> Engine:
     """The task's engine for `data` with the `ScoreSettings` that change its numbers."""
     if data.task == "classification":

