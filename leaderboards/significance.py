@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.run.compare import PAIRED_CALIBRATION
 from leaderboards.directions import is_calibration_metric
 from leaderboards.model import Cell, SignificanceTest
 from leaderboards.specs import Column, Row, Significance, Spec
@@ -83,15 +84,11 @@ def _blocked_reason(
 ) -> str | None:
     if len(a.sources) != 1 or len(b.sources) != 1:
         return "seed-averaged cells are not tested (mean ± sd over seeds is shown instead)"
-    if is_calibration_metric(col.metric):
+    if is_calibration_metric(col.metric) and col.metric not in PAIRED_CALIBRATION:
         return (
-            f"{col.metric} is not re-scored per replicate by bench.run.compare (it resamples AUC / AP, not Brier, "
-            "ECE or calibration slope / intercept), so it is not tested"
-            + (
-                "; a paired difference would not say which is closer to the ideal value either"
-                if col.target is not None
-                else ""
-            )
+            f"{col.metric} is not tested: calibration slope and intercept are best closest to their ideal value, "
+            f"so a paired A - B difference would not say which is better (bench.run.compare tests "
+            f"{' and '.join(PAIRED_CALIBRATION)})"
         )
     if col.task == "report" and col.metric.startswith(NOT_RESAMPLED_PREFIXES):
         return (

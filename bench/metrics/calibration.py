@@ -119,8 +119,10 @@ def score_calibration(
     clusters: np.ndarray | None = None,
     binning: str = DEFAULT_BINNING,
     n_bins: int = DEFAULT_N_BINS,
+    fits: bool = True,
 ) -> TaskResult:
-    """Per-label and macro Brier, ECE, calibration slope and intercept with cluster-bootstrap CIs."""
+    """Per-label and macro Brier, ECE, calibration slope and intercept with cluster-bootstrap CIs (`fits=False`:
+    Brier and ECE only, slope and intercept undefined; `cxrbench compare` re-scores Brier / ECE per replicate)."""
     y_true, y_score = as_2d(y_true), as_2d(y_score)
     if y_true.shape != y_score.shape or y_true.shape[1] != len(label_names):
         raise ValueError(
@@ -132,10 +134,10 @@ def score_calibration(
     if known_scores.size and np.isin(known_scores, (0.0, 1.0)).all():
         return skipped_result(SKIP_BINARY, label_names)
     n = y_true.shape[0]
-    point = calibration_replicates(y_true, y_score, np.ones((1, n), np.int32), binning, n_bins)
+    point = calibration_replicates(y_true, y_score, np.ones((1, n), np.int32), binning, n_bins, fits=fits)
     boot = (
         calibration_replicates(
-            y_true, y_score, bootstrap_counts(n, n_boot, seed, clusters=clusters), binning, n_bins
+            y_true, y_score, bootstrap_counts(n, n_boot, seed, clusters=clusters), binning, n_bins, fits=fits
         )
         if n_boot > 0
         else [None] * len(label_names)

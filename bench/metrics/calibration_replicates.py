@@ -173,9 +173,10 @@ def _label_statistics(
     binning: str,
     n_bins: int,
     fixed_inner: np.ndarray,
-    starts: tuple[np.ndarray, np.ndarray],
+    starts: tuple[np.ndarray, np.ndarray] | None,
 ) -> dict[str, np.ndarray]:
-    """Per replicate (rows of counts, (B, n)): the four metrics and the reliability bins' statistics."""
+    """Per replicate (rows of counts, (B, n)): the four metrics and the reliability bins' statistics; with
+    `starts` None the logistic refits are skipped (slope and intercept NaN: Brier and ECE alone are wanted)."""
     w_int = counts[:, label.rows].astype(np.int64)
     w = w_int.astype(np.float64)
     cum_w = _prefix(w_int)
@@ -192,8 +193,11 @@ def _label_statistics(
         observed = _bin_sums(cum_wy, fixed) / bin_n
         predicted = _bin_sums(cum_wp, fixed) / bin_n
     both = (cum_wy[:, -1] > 0) & (cum_wy[:, -1] < cum_w[:, -1])
-    fit_slope = _logistic_fit(label, w, _overlap(label, cum_w, cum_wy), True, starts[0])
-    fit_intercept = _logistic_fit(label, w, both, False, starts[1])
+    if starts is None:
+        fit_slope = fit_intercept = np.full((w.shape[0], 2), np.nan)
+    else:
+        fit_slope = _logistic_fit(label, w, _overlap(label, cum_w, cum_wy), True, starts[0])
+        fit_intercept = _logistic_fit(label, w, both, False, starts[1])
     return {
         "brier": brier,
         "ece": ece,
@@ -213,9 +217,12 @@ def calibration_replicates(
     counts: np.ndarray,
     binning: str = DEFAULT_BINNING,
     n_bins: int = DEFAULT_N_BINS,
+    *,
+    fits: bool = True,
 ) -> list[dict[str, np.ndarray] | None]:
     """Per label, the statistics of every replicate of `counts` ((B, n) case multiplicities); replicate b
-    equals the statistics of the rows np.repeat(arange(n), counts[b]). None for labels without known cases."""
+    equals the statistics of the rows np.repeat(arange(n), counts[b]). None for labels without known cases.
+    `fits=False` skips the logistic refits of slope and intercept (NaN), which cost far more than Brier and ECE."""
     if binning not in BINNINGS:
         raise ValueError(f"binning {binning!r}: choose one of {', '.join(BINNINGS)}")
     if n_bins < 1:
@@ -229,11 +236,13 @@ def calibration_replicates(
             continue
         fixed_inner = _edges(label, _prefix(np.ones((1, label.rows.size), np.int64)), binning, n_bins)[0]
         # Newton starts at the full sample's estimates (a, b), else at perfect calibration (0, 1).
-        ones = np.ones((1, y_true.shape[0]), np.int64)
-        full = _label_statistics(label, ones, binning, n_bins, fixed_inner, (_UNIT, _UNIT))
-        slope_start = np.array([full["fit_slope"][0, 0], full["fit_slope"][0, 1]])
-        intercept_start = np.array([full["fit_intercept"][0, 0], 1.0])
-        starts = (_finite_or_unit(slope_start), _finite_or_unit(intercept_start))
+        starts: tuple[np.ndarray, np.ndarray] | None = None
+        if fits:
+            ones = np.ones((1, y_true.shape[0]), np.int64)
+            full = _label_statistics(label, ones, binning, n_bins, fixed_inner, (_UNIT, _UNIT))
+            slope_start = np.array([full["fit_slope"][0, 0], full["fit_slope"][0, 1]])
+            intercept_start = np.array([full["fit_intercept"][0, 0], 1.0])
+            starts = (_finite_or_unit(slope_start), _finite_or_unit(intercept_start))
         block = max(1, _BLOCK_BYTES // (8 * label.rows.size))
         parts = [
             _label_statistics(label, counts[b0 : b0 + block], binning, n_bins, fixed_inner, starts)

@@ -20,9 +20,10 @@ from bench.run.align import (
     segmentation_inputs,
 )
 from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
-from bench.tasks import TASKS, default_of, metric_direction
+from bench.tasks import CALIBRATION_FAMILIES, TASKS, default_of, metric_direction, metric_family
 
 CaseFn = Callable[[Any, Any], float]
+PAIRED_CALIBRATION = ("brier_macro", "ece_macro")  # classification calibration metrics `compare` tests
 MODEL_PACKAGES = ("bert-score", "transformers", "torch")
 
 
@@ -40,6 +41,17 @@ def _classification(a: Aligned, b: Aligned, labels: list[str] | None) -> tuple[A
     _, s_b, _ = classification_arrays(b, names)
 
     def factory(metric: str) -> CaseFn:
+        if (
+            metric in PAIRED_CALIBRATION
+        ):  # Brier / ECE (lower is better), recomputed on each replicate's cases
+            from bench.metrics.calibration import score_calibration
+
+            return lambda g, p: _value(score_calibration(g, p, names, n_boot=0, seed=0, fits=False), metric)
+        if metric_family(metric).startswith(CALIBRATION_FAMILIES):
+            raise ValueError(
+                f"no paired test of {metric}: calibration slope and intercept are best closest to their ideal value "
+                f"(1 and 0), so A - B says nothing about which is better; compare {', '.join(PAIRED_CALIBRATION)}"
+            )
         return lambda g, p: _value(score_classification(g, p, names, n_boot=0, seed=0), metric)
 
     return y_true, s_a, s_b, factory

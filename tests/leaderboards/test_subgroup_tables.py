@@ -147,8 +147,14 @@ def test_calibration_columns_bold_by_their_direction(out: Path) -> None:
         "lower is better in Brier, ECE; closest to the ideal value is best in Cal. slope (1), Cal. intercept (0)"
         in md
     )
-    untested = [c["test"]["reason"] for c in cells if c["column"] == "brier/zero-shot" and c["test"]]
-    assert untested and all("not re-scored per replicate" in r for r in untested)
+    # Brier is tested like any lower-is-better column (bench.run.compare); slope is not: A - B would not say
+    # which is closer to 1
+    brier_tests = [c["test"] for c in cells if c["column"] == "brier/zero-shot" and c["test"]]
+    assert brier_tests and all(t.get("reason") is None and t["p_value"] < 0.05 for t in brier_tests), (
+        brier_tests
+    )
+    slope_reasons = [c["test"]["reason"] for c in cells if c["column"] == "slope/zero-shot" and c["test"]]
+    assert slope_reasons and all("closest to their ideal value" in r for r in slope_reasons)
 
 
 def test_directions_are_decided_in_one_place() -> None:
