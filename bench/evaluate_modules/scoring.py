@@ -223,3 +223,30 @@ def score_cases(
             raise _case_error(exc) from None
     results["provenance"].pop("inputs", None)
     return results
+
+
+# The options every task's module takes, after its own (the modules' `inputs_description`).
+COMMON_ARGS_DESCRIPTION = """    bootstrap (int, default 1000): bootstrap replicates for the 95 % CIs (0 = none), as --bootstrap.
+    seed (int, default 0): bootstrap seed, as --seed.
+    cluster ("patient" | "study" | "image" | None): resampling unit, as --cluster (default: the coarsest unit given
+        by patients / studies, else image).
+    level ("image" | "study" | None): as --level.
+    ids, patients, studies (lists, one entry per case, optional): case ids and the meta.patient / meta.study
+        cluster keys of docs/formats.md.
+Returns:
+    dict with the keys of a `cxrbench score` results file: "schema_version", "task", "n", "metrics" ({name:
+    {"value", "ci95"}}), "per_label", "conventions", "settings", "notes", "provenance" (without input files).
+"""
+
+
+def metric_info(description: str, inputs_description: str, features: dict[str, Any]) -> Any:
+    """The `evaluate.MetricInfo` of a cxrbench module (no citation: the metrics' own are in the conventions)."""
+    import datasets
+    import evaluate
+
+    return evaluate.MetricInfo(
+        description=description,
+        citation="",
+        inputs_description=inputs_description,
+        features=datasets.Features(features),
+    )

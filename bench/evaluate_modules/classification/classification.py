@@ -6,43 +6,33 @@ Load offline from the installed package: ``evaluate.load(bench.evaluate_modules.
 import datasets
 import evaluate
 
-from bench.evaluate_modules.scoring import score_cases
+from bench.evaluate_modules.scoring import COMMON_ARGS_DESCRIPTION, metric_info, score_cases
 
 _DESCRIPTION = """AUC / AP (macro and per label) with cluster-bootstrap CIs, optional calibration, computed by cxrbench (bench.run.score.build_results); see cxrbench's README metric table
 and docs/formats.md for every convention."""
 
-_KWARGS_DESCRIPTION = """
+_KWARGS_DESCRIPTION = (
+    """
 Args:
     predictions (list of lists of float): per case, the predicted probability of each label (labels order).
     references (list of lists of 1 / 0 / None): per case, the ground truth of each label (None = unknown).
     labels (list of str or comma-separated str, required): the label of each column, as --labels.
     calibration (bool, default False): Brier, ECE, calibration slope / intercept, as --calibration.
     study_aggregate ("max" | "mean", default "max"): with level="study", as --study-aggregate.
-    bootstrap (int, default 1000): bootstrap replicates for the 95 % CIs (0 = none), as --bootstrap.
-    seed (int, default 0): bootstrap seed, as --seed.
-    cluster ("patient" | "study" | "image" | None): resampling unit, as --cluster (default: the coarsest unit given
-        by patients / studies, else image).
-    level ("image" | "study" | None): as --level.
-    ids, patients, studies (lists, one entry per case, optional): case ids and the meta.patient / meta.study
-        cluster keys of docs/formats.md.
-Returns:
-    dict with the keys of a `cxrbench score` results file: "schema_version", "task", "n", "metrics" ({name:
-    {"value", "ci95"}}), "per_label", "conventions", "settings", "notes", "provenance" (without input files).
 """
+    + COMMON_ARGS_DESCRIPTION
+)
 
 
 class Classification(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": [datasets.Value("float64")],
-                    "references": [datasets.Value("float64")],
-                }
-            ),
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            {
+                "predictions": [datasets.Value("float64")],
+                "references": [datasets.Value("float64")],
+            },
         )
 
     def _compute(self, predictions, references, **options) -> dict:

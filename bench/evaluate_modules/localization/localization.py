@@ -6,48 +6,38 @@ Load offline from the installed package: ``evaluate.load(bench.evaluate_modules.
 import datasets
 import evaluate
 
-from bench.evaluate_modules.scoring import score_cases
+from bench.evaluate_modules.scoring import COMMON_ARGS_DESCRIPTION, metric_info, score_cases
 
 _DESCRIPTION = """COCO mAP@[.50:.95], AP50 and FROC of boxes, computed by cxrbench (bench.run.score.build_results); see cxrbench's README metric table
 and docs/formats.md for every convention."""
 
-_KWARGS_DESCRIPTION = """
+_KWARGS_DESCRIPTION = (
+    """
 Args:
     predictions (list of lists of dict): per case, boxes {"label", "bbox": [x0, y0, x1, y1], "score"} in pixels.
     references (list of lists of dict): per case, boxes {"label", "bbox"}; [] = an image without findings.
     labels (list of str or comma-separated str, optional): label vocabulary, as --labels (default: all in references).
     froc_hit ("center_in_object" | "center_in_box" | "iou@0.5", default "center_in_object"): as --froc-hit.
-    bootstrap (int, default 1000): bootstrap replicates for the 95 % CIs (0 = none), as --bootstrap.
-    seed (int, default 0): bootstrap seed, as --seed.
-    cluster ("patient" | "study" | "image" | None): resampling unit, as --cluster (default: the coarsest unit given
-        by patients / studies, else image).
-    level ("image" | "study" | None): as --level.
-    ids, patients, studies (lists, one entry per case, optional): case ids and the meta.patient / meta.study
-        cluster keys of docs/formats.md.
-Returns:
-    dict with the keys of a `cxrbench score` results file: "schema_version", "task", "n", "metrics" ({name:
-    {"value", "ci95"}}), "per_label", "conventions", "settings", "notes", "provenance" (without input files).
 """
+    + COMMON_ARGS_DESCRIPTION
+)
 
 
 class Localization(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": [
-                        {
-                            "label": datasets.Value("string"),
-                            "bbox": [datasets.Value("float64")],
-                            "score": datasets.Value("float64"),
-                        }
-                    ],
-                    "references": [{"label": datasets.Value("string"), "bbox": [datasets.Value("float64")]}],
-                }
-            ),
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            {
+                "predictions": [
+                    {
+                        "label": datasets.Value("string"),
+                        "bbox": [datasets.Value("float64")],
+                        "score": datasets.Value("float64"),
+                    }
+                ],
+                "references": [{"label": datasets.Value("string"), "bbox": [datasets.Value("float64")]}],
+            },
         )
 
     def _compute(self, predictions, references, **options) -> dict:

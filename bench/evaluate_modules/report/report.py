@@ -6,12 +6,13 @@ Load offline from the installed package: ``evaluate.load(bench.evaluate_modules.
 import datasets
 import evaluate
 
-from bench.evaluate_modules.scoring import score_cases
+from bench.evaluate_modules.scoring import COMMON_ARGS_DESCRIPTION, metric_info, score_cases
 
 _DESCRIPTION = """BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr-D, BERTScore, clinical efficacy (CE) and the optional model-based scores, computed by cxrbench (bench.run.score.build_results); see cxrbench's README metric table
 and docs/formats.md for every convention."""
 
-_KWARGS_DESCRIPTION = """
+_KWARGS_DESCRIPTION = (
+    """
 Args:
     predictions (list of str): generated reports.
     references (list of str): reference reports.
@@ -21,28 +22,17 @@ Args:
     meteor_nltk (bool, default False): NLTK's METEOR as metric meteor_nltk (needs WordNet), as --meteor-nltk.
     chexbert, chexbert_tokenizer, chexbert_batch_size, chexbert_cache, device: as the --chexbert* / --device options.
     radgraph, radgraph_batch_size: as --radgraph / --radgraph-batch-size.
-    bootstrap (int, default 1000): bootstrap replicates for the 95 % CIs (0 = none), as --bootstrap.
-    seed (int, default 0): bootstrap seed, as --seed.
-    cluster ("patient" | "study" | "image" | None): resampling unit, as --cluster (default: the coarsest unit given
-        by patients / studies, else image).
-    level ("image" | "study" | None): as --level.
-    ids, patients, studies (lists, one entry per case, optional): case ids and the meta.patient / meta.study
-        cluster keys of docs/formats.md.
-Returns:
-    dict with the keys of a `cxrbench score` results file: "schema_version", "task", "n", "metrics" ({name:
-    {"value", "ci95"}}), "per_label", "conventions", "settings", "notes", "provenance" (without input files).
 """
+    + COMMON_ARGS_DESCRIPTION
+)
 
 
 class Report(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            {"predictions": datasets.Value("string"), "references": datasets.Value("string")},
         )
 
     def _compute(self, predictions, references, **options) -> dict:

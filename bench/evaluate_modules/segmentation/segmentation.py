@@ -6,12 +6,13 @@ Load offline from the installed package: ``evaluate.load(bench.evaluate_modules.
 import datasets
 import evaluate
 
-from bench.evaluate_modules.scoring import score_cases
+from bench.evaluate_modules.scoring import COMMON_ARGS_DESCRIPTION, metric_info, score_cases
 
 _DESCRIPTION = """Dice and HD95 per structure, computed by cxrbench (bench.run.score.build_results); see cxrbench's README metric table
 and docs/formats.md for every convention."""
 
-_KWARGS_DESCRIPTION = """
+_KWARGS_DESCRIPTION = (
+    """
 Args:
     predictions (list of lists of dict): per case, masks {"structure", "size": [H, W], "counts"} (COCO RLE,
         compressed string); a structure left out is an empty mask.
@@ -19,43 +20,32 @@ Args:
         annotated for that image).
     empty_rule ("exclude" | "one", default "exclude"): both-empty masks, as --empty-rule.
     pixel_spacing_mm (list of [row_mm, col_mm] or None per case, optional): HD95 in mm where given.
-    bootstrap (int, default 1000): bootstrap replicates for the 95 % CIs (0 = none), as --bootstrap.
-    seed (int, default 0): bootstrap seed, as --seed.
-    cluster ("patient" | "study" | "image" | None): resampling unit, as --cluster (default: the coarsest unit given
-        by patients / studies, else image).
-    level ("image" | "study" | None): as --level.
-    ids, patients, studies (lists, one entry per case, optional): case ids and the meta.patient / meta.study
-        cluster keys of docs/formats.md.
-Returns:
-    dict with the keys of a `cxrbench score` results file: "schema_version", "task", "n", "metrics" ({name:
-    {"value", "ci95"}}), "per_label", "conventions", "settings", "notes", "provenance" (without input files).
 """
+    + COMMON_ARGS_DESCRIPTION
+)
 
 
 class Segmentation(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": [
-                        {
-                            "structure": datasets.Value("string"),
-                            "size": [datasets.Value("int64")],
-                            "counts": datasets.Value("string"),
-                        }
-                    ],
-                    "references": [
-                        {
-                            "structure": datasets.Value("string"),
-                            "size": [datasets.Value("int64")],
-                            "counts": datasets.Value("string"),
-                        }
-                    ],
-                }
-            ),
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            {
+                "predictions": [
+                    {
+                        "structure": datasets.Value("string"),
+                        "size": [datasets.Value("int64")],
+                        "counts": datasets.Value("string"),
+                    }
+                ],
+                "references": [
+                    {
+                        "structure": datasets.Value("string"),
+                        "size": [datasets.Value("int64")],
+                        "counts": datasets.Value("string"),
+                    }
+                ],
+            },
         )
 
     def _compute(self, predictions, references, **options) -> dict:
