@@ -75,6 +75,24 @@ def test_replicates_beyond_uint16_case_count():
     assert abs(boot_ap[1, 0] - average_precision_score(y_true[idx, 0], y_score[idx, 0])) < TOL
 
 
+def test_cluster_replicates_heavier_than_uint16_with_fewer_cases():
+    """A cluster bootstrap can draw one large cluster several times: a replicate's total weight then exceeds n.
+    With n < 65,536 the weights once stayed uint16 and those replicates wrapped around (AUC -0.11, AP 3.46)."""
+    n = 40_000
+    rng = np.random.default_rng(1)
+    y_true = (rng.random((n, 1)) < 0.3).astype(float)
+    y_score = rng.random((n, 1)) + 0.3 * y_true
+    clusters = np.zeros(n, dtype=np.int64)
+    clusters[-10:] = np.arange(1, 11)  # one cluster of 39,990 images and ten single images
+    counts = bootstrap_counts(n, 6, 0, clusters=clusters)
+    assert counts.sum(axis=1).max() > np.iinfo(np.uint16).max
+    boot_auc, boot_ap = bootstrap_auc_ap(y_true, y_score, counts)
+    for b in range(6):  # sample_weight = multiplicity: scikit-learn on the replicate
+        ref_auc = roc_auc_score(y_true[:, 0], y_score[:, 0], sample_weight=counts[b])
+        ref_ap = average_precision_score(y_true[:, 0], y_score[:, 0], sample_weight=counts[b])
+        assert abs(boot_auc[b, 0] - ref_auc) < 1e-9 and abs(boot_ap[b, 0] - ref_ap) < 1e-9
+
+
 def test_macro_bootstrap_ci_matches_explicit_resampling():
     y_true, y_score = _random_multilabel(120, 3, 4, decimals=1)
     y_true[:, 2] = np.nan

@@ -71,7 +71,8 @@ def _bucket_label(known_y: np.ndarray, known_s: np.ndarray, known_rows: np.ndarr
     bucket[~pos] = neg_bucket
     bucket[pos] = n_neg_buckets + n_groups - 1 - np.searchsorted(ascending, known_s[pos], side="left")
     pool = sparse.csr_array(
-        (np.ones(known_rows.size, dtype=_weight_dtype(n)), (bucket, known_rows)),
+        # uint16 ones: the product takes the weights' dtype (scipy upcasts to the wider of the two)
+        (np.ones(known_rows.size, dtype=np.uint16), (bucket, known_rows)),
         shape=(n_neg_buckets + n_groups, n),
     )
     return _LabelBuckets(pool=pool, n_neg_buckets=n_neg_buckets, n_groups=n_groups, tied=tied)
@@ -101,7 +102,7 @@ def _prefix_sum_rows(x: np.ndarray) -> None:
 def _weighted_auc_ap(label: _LabelBuckets, weights_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AUC and AP of one label for each column of `weights_t` ((n_cases, b) integer multiplicities).
 
-    Counts are summed exactly in the weights' unsigned dtype (a replicate's total weight is n, see
+    Counts are summed exactly in the weights' unsigned dtype (wide enough for the largest replicate total, see
     `_weight_dtype`); only AP's precision and the final ratios are floating point.
     """
     buckets = np.asarray(label.pool @ weights_t)
@@ -117,9 +118,10 @@ def _weighted_auc_ap(label: _LabelBuckets, weights_t: np.ndarray) -> tuple[np.nd
     n_pos = true_pos[-1].astype(np.int64)
     # Mann-Whitney with ties = 1/2: 2U = sum_d P_d * (#neg < t_d + #neg <= t_d)
     #                                  = 2 n_pos n_neg - sum_d P_d * (#neg >= t_d + #neg > t_d)
-    pairs_not_below = np.einsum("gb,gb->b", pos_at, false_pos, dtype=np.int64)
+    pair_dtype = _pair_dtype(weights_t.dtype)
+    pairs_not_below = np.einsum("gb,gb->b", pos_at, false_pos, dtype=pair_dtype).astype(np.int64)
     if label.tied:
-        pairs_above = np.einsum("gb,gb->b", pos_at, neg_above[0 : 2 * g : 2], dtype=np.int64)
+        pairs_above = np.einsum("gb,gb->b", pos_at, neg_above[0 : 2 * g : 2], dtype=pair_dtype).astype(np.int64)
     else:
         pairs_above = pairs_not_below
     twice_u = 2 * n_pos * n_neg - pairs_not_below - pairs_above
@@ -137,11 +139,19 @@ def _weighted_auc_ap(label: _LabelBuckets, weights_t: np.ndarray) -> tuple[np.nd
     return auc, ap
 
 
-def _weight_dtype(n: int) -> type[np.unsignedinteger]:
-    """Smallest unsigned type holding any bucket sum (at most n per replicate): less memory traffic."""
-    if n <= np.iinfo(np.uint16).max:
+def _weight_dtype(max_total: int) -> type[np.unsignedinteger]:
+    """Smallest unsigned type holding any bucket sum, i.e. the largest total weight of a replicate (less memory
+    traffic). That total is n for a case bootstrap but not for a cluster bootstrap: drawing a large cluster twice
+    can take a replicate past n, so it is measured, never assumed."""
+    if max_total <= np.iinfo(np.uint16).max:
         return np.uint16
-    return np.uint32 if n <= np.iinfo(np.uint32).max else np.uint64
+    return np.uint32 if max_total <= np.iinfo(np.uint32).max else np.uint64
+
+
+def _pair_dtype(weight_dtype: np.dtype) -> type[np.integer]:
+    """Exact accumulator for pair counts: with uint16 weights a replicate's total weight T is at most 65,535, so it
+    holds at most (T / 2)^2 < 2^32 positive-negative pairs and uint32 sums are exact (and about twice as fast as int64)."""
+    return np.uint32 if weight_dtype == np.uint16 else np.int64
 
 
 def _known_cases(y_true: np.ndarray, y_score: np.ndarray, j: int):
@@ -164,7 +174,7 @@ def _replicates(labels: list[_LabelBuckets | None], counts: np.ndarray) -> tuple
     n_boot, n = counts.shape
     auc = np.full((n_boot, len(labels)), np.nan)
     ap = np.full((n_boot, len(labels)), np.nan)
-    weight_dtype = _weight_dtype(n)
+    weight_dtype = _weight_dtype(int(counts.sum(axis=1).max()) if counts.size else 0)
     block = max(1, min(n_boot, _BLOCK_BYTES // (np.dtype(weight_dtype).itemsize * max(n, 1))))
     for b0 in range(0, n_boot, block):
         # Case-major layout: a case's weights across replicates are one contiguous row.
