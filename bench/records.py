@@ -6,14 +6,14 @@ See docs/formats.md. Every reader error names the file and the 1-based line.
 from __future__ import annotations
 
 import gzip
-import io
+import itertools
 import json
 import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -97,10 +97,14 @@ class Mask(_Strict):
         return {"size": list(self.size), "counts": self.counts}
 
 
+# Finiteness is checked in pydantic's core (JSON's 1e999 parses to inf); `_format_validation` words the error.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Record(_Strict):
     id: str = Field(min_length=1)
     image: ImageInfo | None = None
-    labels: dict[str, float | None] | None = None
+    labels: dict[str, FiniteFloat | None] | None = None
     boxes: list[Box] | None = None
     masks: dict[str, Mask | None] | None = None
     report: str | None = None
@@ -108,10 +112,6 @@ class Record(_Strict):
 
     @model_validator(mode="after")
     def _consistent_with_image(self) -> Record:
-        if self.labels:
-            for name, value in self.labels.items():
-                if value is not None and not math.isfinite(value):
-                    raise ValueError(f"label {name!r} has value {value}: NaN/inf are not allowed (use null)")
         if self.image is None:
             return self
         w, h = self.image.width, self.image.height
@@ -127,31 +127,42 @@ class Record(_Strict):
         return self
 
 
+_GT_LABEL_VALUES = frozenset((None, 0, 1))  # 1.0 == 1 and hashes alike
+
+
 def _check_kind(record: Record, kind: Kind) -> None:
     if kind == "any":
         return
+    labels = record.labels
     if kind == "gt":
-        for name, value in (record.labels or {}).items():
-            if value not in (None, 0, 1):
-                raise ValueError(f"ground-truth label {name!r} is {value}: it must be 1, 0 or null (unknown)")
+        # Whole-record checks run in C; the per-label loop only words the error.
+        if labels and not _GT_LABEL_VALUES.issuperset(labels.values()):
+            for name, value in labels.items():
+                if value not in _GT_LABEL_VALUES:
+                    raise ValueError(f"ground-truth label {name!r} is {value}: it must be 1, 0 or null (unknown)")
         for i, box in enumerate(record.boxes or []):
             if box.score is not None:
                 raise ValueError(f"ground-truth boxes[{i}] has a score: ground truth carries no scores")
     else:
-        for name, value in (record.labels or {}).items():
-            if value is None or not 0.0 <= value <= 1.0:
-                raise ValueError(
-                    f"predicted label {name!r} is {value}: predictions must be probabilities in [0, 1]"
-                )
+        if labels and _outside_unit_interval(labels.values()):
+            for name, value in labels.items():
+                if value is None or not 0.0 <= value <= 1.0:
+                    raise ValueError(
+                        f"predicted label {name!r} is {value}: predictions must be probabilities in [0, 1]"
+                    )
         for i, box in enumerate(record.boxes or []):
             if box.score is None:
                 raise ValueError(f"predicted boxes[{i}] has no score (use 1.0 for unscored boxes)")
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _outside_unit_interval(values: Any) -> bool:
+    return None in values or min(values) < 0.0 or max(values) > 1.0
+
+
+def _open_bytes(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115
+        return gzip.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115
 
 
 def _reject_constant(name: str) -> float:
@@ -164,7 +175,8 @@ def iter_records(path: str | os.PathLike[str], kind: Kind) -> Iterator[tuple[int
     if not path.is_file():
         raise RecordError(path, None, "file not found")
     seen: dict[str, int] = {}
-    with _open_text(path) as handle:
+    # Lines stay bytes: pydantic's core parses (and checks the UTF-8 of) bytes without a decode in Python.
+    with _open_bytes(path) as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -177,10 +189,14 @@ def iter_records(path: str | os.PathLike[str], kind: Kind) -> Iterator[tuple[int
             yield lineno, record
 
 
-def _validate_worded(path: Path, lineno: int, line: str, kind: Kind) -> Record:
+def _validate_worded(path: Path, lineno: int, line: bytes, kind: Kind) -> Record:
     """The record, or a RecordError that says what is wrong with the line."""
     try:
-        raw = json.loads(line, parse_constant=_reject_constant)
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(path, lineno, f"not UTF-8 text: {exc}") from None
+    try:
+        raw = json.loads(text, parse_constant=_reject_constant)
     except (json.JSONDecodeError, ValueError) as exc:
         raise RecordError(path, lineno, f"invalid JSON: {exc}") from None
     if not isinstance(raw, dict):
@@ -195,11 +211,11 @@ def _validate_worded(path: Path, lineno: int, line: str, kind: Kind) -> Record:
     return record
 
 
-def _validate_fast(line: str, kind: Kind) -> Record | None:
+def _validate_fast(line: bytes, kind: Kind) -> Record | None:
     """The record when `line` is valid, parsed and validated in pydantic's Rust core (about 3x the speed of
     json.loads + model_validate, same values); None sends the line through the slow path, which words the error.
     Lines naming NaN or Infinity always take the slow path: json.loads rejects those constants anywhere."""
-    if "NaN" in line or "Infinity" in line:
+    if b"NaN" in line or b"Infinity" in line:
         return None
     try:
         record = Record.model_validate_json(line)
@@ -210,16 +226,61 @@ def _validate_fast(line: str, kind: Kind) -> Record | None:
 
 
 def read_records(path: str | os.PathLike[str], kind: Kind) -> list[tuple[int, Record]]:
-    records = list(iter_records(path, kind))
+    """Every record of the file with its line number; RecordError at the first bad line."""
+    records = _read_valid_file(Path(path), kind)
+    if records is None:  # something is wrong: the line-by-line reader finds and words it
+        records = list(iter_records(path, kind))
     if not records:
         raise RecordError(path, None, "contains no records")
     return records
+
+
+def _read_valid_file(path: Path, kind: Kind) -> list[tuple[int, Record]] | None:
+    """The records of a file without a fault, checked in bulk (the per-line work is pydantic's alone); None when
+    any check fails, and `iter_records` then reports the first fault exactly. About 1.4x the line-by-line speed."""
+    if not path.is_file():
+        return None
+    with _open_bytes(path) as handle:
+        data = handle.read()
+    if b"NaN" in data or b"Infinity" in data:  # constants json.loads rejects: the slow path says where
+        return None
+    numbered = [(lineno, line) for lineno, line in enumerate(data.split(b"\n"), start=1) if line.strip()]
+    validate = Record.model_validate_json
+    try:
+        records = [validate(line) for _, line in numbered]
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        return None
+    ids = [record.id for record in records]
+    if len(set(ids)) != len(ids) or not _kind_holds(records, kind):
+        return None
+    return [(lineno, record) for (lineno, _), record in zip(numbered, records, strict=True)]
+
+
+def _kind_holds(records: list[Record], kind: Kind) -> bool:
+    """`_check_kind` for every record, the label values of all records tested at once."""
+    if kind == "any":
+        return True
+    values = list(itertools.chain.from_iterable(r.labels.values() for r in records if r.labels))
+    if values and (
+        not _GT_LABEL_VALUES.issuperset(values) if kind == "gt" else _outside_unit_interval(values)
+    ):
+        return False
+    try:
+        for record in records:
+            if record.boxes:
+                _check_kind(record, kind)
+    except ValueError:
+        return False
+    return True
 
 
 def _format_validation(exc: ValidationError, raw: dict[str, Any]) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "record"
+        if err["type"] == "finite_number" and err["loc"][:1] == ("labels",):
+            parts.append(f"label {err['loc'][-1]!r} has value {err['input']}: NaN/inf are not allowed (use null)")
+            continue
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}")
     return f"record {raw.get('id')!r}: " + "; ".join(parts)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.records import Record, RecordError, read_records, write_records
+from bench.records import Record, RecordError, iter_records, read_records, write_records
 
 
 def _write(path: Path, lines: list[object]) -> Path:
@@ -47,6 +47,8 @@ def test_round_trip(tmp_path: Path) -> None:
         ([{"id": "a", "labels": {"X": 0.5}}], "gt", 1, "must be 1, 0 or null"),
         ([{"id": "a", "labels": {"X": 1.5}}], "pred", 1, "probabilities in [0, 1]"),
         (['{"id": "a", "labels": {"X": NaN}}'], "pred", 1, "NaN is not valid JSON"),
+        ([{"id": "a"}, '{"id": "b", "labels": {"X": 1e999}}'], "gt", 2, "label 'X' has value inf: NaN/inf"),
+        ([{"id": "a", "labels": {"X": 0.2}}, {"id": "b", "labels": {"X": -0.1}}], "pred", 2, "in [0, 1]"),
         ([{"id": "a", "labels": {"X": None}}], "pred", 1, "probabilities"),
         ([{"id": "a", "boxes": [{"label": "N", "bbox": [5, 5, 1, 9], "score": 1}]}], "pred", 1, "x0 <= x1"),
         (
@@ -94,6 +96,26 @@ def test_bad_lines_are_located(
     assert info.value.line == line
     assert str(info.value).startswith(f"{path}:{line}: ")
     assert fragment in str(info.value)
+
+
+def test_invalid_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b'{"id": "a"}\n{"id": "\xff"}\n')
+    with pytest.raises(RecordError, match=r":2: not UTF-8 text"):
+        read_records(path, "gt")
+
+
+def test_bulk_reader_equals_line_reader(tmp_path: Path) -> None:
+    """`read_records` checks a whole file at once; `iter_records` line by line: same records, same line numbers,
+    with blank lines, CRLF endings, boxes, masks and a gzip file."""
+    good_pred = {"id": "c", "labels": {"Edema": 0.25}, "boxes": [{"label": "N", "bbox": [1, 2, 3, 4], "score": 1}]}
+    text = json.dumps(GOOD_GT) + "\r\n\r\n" + json.dumps({"id": "b", "labels": {"Edema": 1.0}}) + "\n  \n"
+    (tmp_path / "gt.jsonl").write_text(text, newline="")
+    (tmp_path / "pred.jsonl.gz").write_bytes(gzip.compress((json.dumps(good_pred) + "\n").encode()))
+    for name, kind in (("gt.jsonl", "gt"), ("pred.jsonl.gz", "pred"), ("gt.jsonl", "any")):
+        bulk = read_records(tmp_path / name, kind)  # type: ignore[arg-type]
+        assert bulk == list(iter_records(tmp_path / name, kind))  # type: ignore[arg-type]
+    assert [line for line, _ in read_records(tmp_path / "gt.jsonl", "gt")] == [1, 3]
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ Every problem is raised as a RecordError naming the file and line it comes from.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,29 +73,32 @@ def classification_arrays(
     data: Aligned, labels: list[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """y_true (n, L) with NaN for unknown, y_score (n, L); labels default to every label the ground truth names."""
-    if labels is None:
-        seen: dict[str, None] = {}
-        for _, rec in data.gt:
-            for name in rec.labels or {}:
-                seen.setdefault(name, None)
-        labels = list(seen)
+    if labels is None:  # in order of first appearance
+        labels = list(dict.fromkeys(itertools.chain.from_iterable(rec.labels or () for _, rec in data.gt)))
     if not labels:
         raise RecordError(data.gt_path, None, "ground-truth 'labels' are all empty: no label to score")
-    nan = float("nan")
-    # Built row by row in Python lists: about 5x faster than element-wise writes into numpy arrays.
-    y_true = np.array(
-        [[nan if (v := (g.labels or {}).get(name)) is None else v for name in labels] for _, g in data.gt],
-        dtype=float,
-    ).reshape(len(data.gt), len(labels))
-    y_score = np.array(
-        [[(p.labels or {}).get(name, nan) for name in labels] for _, p in data.pred], dtype=float
-    ).reshape(len(data.pred), len(labels))
+    y_true = _label_matrix([g.labels for _, g in data.gt], labels)
+    y_score = _label_matrix([p.labels for _, p in data.pred], labels)
     missing = np.isnan(y_score) & ~np.isnan(y_true)
     if missing.any():
         i, j = np.argwhere(missing)[0]
         p_line, p = data.pred[i]
         raise RecordError(data.pred_path, p_line, f"record {p.id!r} has no score for label {labels[j]!r}")
     return y_true, y_score, labels
+
+
+def _label_matrix(rows: list[dict[str, float | None] | None], labels: list[str]) -> np.ndarray:
+    """(n, L) float array of each row's values for `labels`, NaN where a value is null or absent.
+
+    numpy turns None into NaN under dtype=float; `itemgetter` picks a row's values in C, and only when some row
+    lacks a label (KeyError) or has no labels (TypeError) are the rows rebuilt with dict.get."""
+    pick = operator.itemgetter(*labels)
+    try:
+        values = [pick(row) for row in rows]  # type: ignore[index]
+    except (KeyError, TypeError):
+        nan = float("nan")
+        values = [[nan if (row is None or (v := row.get(name)) is None) else v for name in labels] for row in rows]
+    return np.array(values, dtype=float).reshape(len(rows), len(labels))
 
 
 def _shape(box: Box) -> str | np.ndarray | None:
