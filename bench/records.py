@@ -139,7 +139,9 @@ def _check_kind(record: Record, kind: Kind) -> None:
         if labels and not _GT_LABEL_VALUES.issuperset(labels.values()):
             for name, value in labels.items():
                 if value not in _GT_LABEL_VALUES:
-                    raise ValueError(f"ground-truth label {name!r} is {value}: it must be 1, 0 or null (unknown)")
+                    raise ValueError(
+                        f"ground-truth label {name!r} is {value}: it must be 1, 0 or null (unknown)"
+                    )
         for i, box in enumerate(record.boxes or []):
             if box.score is not None:
                 raise ValueError(f"ground-truth boxes[{i}] has a score: ground truth carries no scores")
@@ -279,7 +281,9 @@ def _format_validation(exc: ValidationError, raw: dict[str, Any]) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "record"
         if err["type"] == "finite_number" and err["loc"][:1] == ("labels",):
-            parts.append(f"label {err['loc'][-1]!r} has value {err['input']}: NaN/inf are not allowed (use null)")
+            parts.append(
+                f"label {err['loc'][-1]!r} has value {err['input']}: NaN/inf are not allowed (use null)"
+            )
             continue
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}")

@@ -108,7 +108,11 @@ def test_invalid_utf8_is_located(tmp_path: Path) -> None:
 def test_bulk_reader_equals_line_reader(tmp_path: Path) -> None:
     """`read_records` checks a whole file at once; `iter_records` line by line: same records, same line numbers,
     with blank lines, CRLF endings, boxes, masks and a gzip file."""
-    good_pred = {"id": "c", "labels": {"Edema": 0.25}, "boxes": [{"label": "N", "bbox": [1, 2, 3, 4], "score": 1}]}
+    good_pred = {
+        "id": "c",
+        "labels": {"Edema": 0.25},
+        "boxes": [{"label": "N", "bbox": [1, 2, 3, 4], "score": 1}],
+    }
     text = json.dumps(GOOD_GT) + "\r\n\r\n" + json.dumps({"id": "b", "labels": {"Edema": 1.0}}) + "\n  \n"
     (tmp_path / "gt.jsonl").write_text(text, newline="")
     (tmp_path / "pred.jsonl.gz").write_bytes(gzip.compress((json.dumps(good_pred) + "\n").encode()))

@@ -121,7 +121,9 @@ def _weighted_auc_ap(label: _LabelBuckets, weights_t: np.ndarray) -> tuple[np.nd
     pair_dtype = _pair_dtype(weights_t.dtype)
     pairs_not_below = np.einsum("gb,gb->b", pos_at, false_pos, dtype=pair_dtype).astype(np.int64)
     if label.tied:
-        pairs_above = np.einsum("gb,gb->b", pos_at, neg_above[0 : 2 * g : 2], dtype=pair_dtype).astype(np.int64)
+        pairs_above = np.einsum("gb,gb->b", pos_at, neg_above[0 : 2 * g : 2], dtype=pair_dtype).astype(
+            np.int64
+        )
     else:
         pairs_above = pairs_not_below
     twice_u = 2 * n_pos * n_neg - pairs_not_below - pairs_above

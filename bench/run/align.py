@@ -97,7 +97,9 @@ def _label_matrix(rows: list[dict[str, float | None] | None], labels: list[str])
         values = [pick(row) for row in rows]  # type: ignore[index]
     except (KeyError, TypeError):
         nan = float("nan")
-        values = [[nan if (row is None or (v := row.get(name)) is None) else v for name in labels] for row in rows]
+        values = [
+            [nan if (row is None or (v := row.get(name)) is None) else v for name in labels] for row in rows
+        ]
     return np.array(values, dtype=float).reshape(len(rows), len(labels))
 
 
