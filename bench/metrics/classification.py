@@ -129,7 +129,11 @@ def _weighted_auc_ap(label: _LabelBuckets, weights_t: np.ndarray) -> tuple[np.nd
     twice_u = 2 * n_pos * n_neg - pairs_not_below - pairs_above
     # AP = sum_d (P_d / n_pos) * precision at threshold t_d
     predicted_pos = np.add(true_pos, false_pos)
-    np.maximum(predicted_pos, 1, out=predicted_pos)  # where it is 0, true_pos is 0 too
+    # Where it is 0, true_pos is 0 too: make it 1. It grows down the rows, so only the first rows can hold a 0.
+    top = 0
+    while top < g and not predicted_pos[top].all():
+        top += 1
+    np.maximum(predicted_pos[:top], 1, out=predicted_pos[:top])
     precision = np.divide(true_pos, predicted_pos, dtype=np.float64)
     ap_sum = np.einsum("gb,gb->b", pos_at, precision)
     with np.errstate(invalid="ignore", divide="ignore"):
