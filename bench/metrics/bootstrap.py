@@ -48,8 +48,8 @@ def bootstrap_counts(
     for start in range(0, n_boot, chunk_rows):
         rows = min(chunk_rows, n_boot - start)
         idx = rng.integers(0, n, size=(rows, n), dtype=np.int64)
-        flat = np.bincount((idx + offsets[:rows]).ravel(), minlength=rows * n)
-        counts[start : start + rows] = flat.reshape(rows, n)
+        idx += offsets[:rows]  # row r counts into bins r*n .. r*n + n - 1
+        counts[start : start + rows] = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n)
     return counts
 
 
