@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from bench.errors import BadInputError
 from bench.metrics.bootstrap import bootstrap_counts, bootstrap_indices, percentile_ci
 from bench.metrics.classification import (
     _prefix_sum_rows,
@@ -238,3 +239,23 @@ def test_auc_properties(data):
     # swapping classes and reversing scores leaves AUC unchanged
     auc_sw, _ = per_label_auc_ap(1.0 - y, -s)
     assert auc_sw[0] == pytest.approx(auc[0], abs=TOL)
+
+
+def test_thread_count_does_not_change_numbers(monkeypatch):
+    """Labels are scored on threads ($CXRBENCH_THREADS); every count gives the same replicates, bit for bit."""
+    y_true, y_score = _random_multilabel(300, 6, 9, decimals=2)
+    counts = bootstrap_counts(300, 40, 1)
+    results = []
+    for threads in ("1", "2", "5"):
+        monkeypatch.setenv("CXRBENCH_THREADS", threads)
+        results.append(bootstrap_auc_ap(y_true, y_score, counts))
+    for auc, ap in results[1:]:
+        np.testing.assert_array_equal(auc, results[0][0])
+        np.testing.assert_array_equal(ap, results[0][1])
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_bad_thread_count_is_refused(monkeypatch, value):
+    monkeypatch.setenv("CXRBENCH_THREADS", value)
+    with pytest.raises(BadInputError, match="CXRBENCH_THREADS"):
+        bootstrap_auc_ap(*_random_multilabel(50, 2, 1), bootstrap_counts(50, 3, 0))

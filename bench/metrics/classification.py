@@ -17,6 +17,7 @@ from scipy import sparse
 
 from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
 from bench.metrics.significance import delong_auc_ci
+from bench.metrics.threads import map_threads
 from bench.metrics.types import MetricValue, TaskResult
 
 # Replicates are processed in blocks so the (cases x replicates) work arrays stay small (~12 MB).
@@ -182,12 +183,19 @@ def _replicates(labels: list[_LabelBuckets | None], counts: np.ndarray) -> tuple
     ap = np.full((n_boot, len(labels)), np.nan)
     weight_dtype = _weight_dtype(int(counts.sum(axis=1).max()) if counts.size else 0)
     block = max(1, min(n_boot, _BLOCK_BYTES // (np.dtype(weight_dtype).itemsize * max(n, 1))))
+    scored = [(j, label) for j, label in enumerate(labels) if label is not None]
     for b0 in range(0, n_boot, block):
         # Case-major layout: a case's weights across replicates are one contiguous row.
         weights_t = np.ascontiguousarray(counts[b0 : b0 + block].T, dtype=weight_dtype)
-        for j, label in enumerate(labels):
-            if label is not None:
-                auc[b0 : b0 + block, j], ap[b0 : b0 + block, j] = _weighted_auc_ap(label, weights_t)
+        rows = slice(b0, b0 + block)
+
+        def one_label(
+            item: tuple[int, _LabelBuckets], rows: slice = rows, weights_t: np.ndarray = weights_t
+        ) -> None:
+            j, label = item
+            auc[rows, j], ap[rows, j] = _weighted_auc_ap(label, weights_t)
+
+        map_threads(one_label, scored)  # labels are independent: each writes its own column
     return auc, ap
 
 
