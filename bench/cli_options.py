@@ -135,9 +135,11 @@ def _subgroup_settings(
     subgroups: str | None, age_bins: str | None, nofinding_threshold: float
 ) -> dict[str, Any]:
     """ScoreSettings' subgroup fields; a bad --age-bins is one line on stderr and exit status 2."""
-    from bench.run.subgroups import parse_age_edges
+    edges = None
+    if age_bins:
+        from bench.run.subgroups import parse_age_edges
 
-    edges = _guarded(lambda: parse_age_edges(age_bins)) if age_bins else None
+        edges = _guarded(lambda: parse_age_edges(age_bins))
     return {
         "subgroups": _split_labels(subgroups),
         "age_bins": edges,

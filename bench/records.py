@@ -163,7 +163,7 @@ def _outside_unit_interval(values: Any) -> bool:
 
 def _open_bytes(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads like a binary file
     return open(path, "rb")  # noqa: SIM115
 
 

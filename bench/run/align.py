@@ -94,7 +94,7 @@ def _label_matrix(rows: list[dict[str, float | None] | None], labels: list[str])
     lacks a label (KeyError) or has no labels (TypeError) are the rows rebuilt with dict.get."""
     pick = operator.itemgetter(*labels)
     try:
-        values = [pick(row) for row in rows]  # type: ignore[index]
+        values = [pick(row) for row in rows]  # type: ignore[arg-type]  # None: TypeError, handled below
     except (KeyError, TypeError):
         nan = float("nan")
         values = [

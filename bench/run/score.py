@@ -65,7 +65,6 @@ def build_results(
     task: str, gt_path: str | Path, pred_path: str | Path, settings: ScoreSettings
 ) -> dict[str, Any]:
     from bench.run.study_level import LEVELS, default_level, describe, to_study_level
-    from bench.run.subgroups import absent_note, assign_groups, subgroup_results
 
     data = align(task, gt_path, pred_path)
     level = settings.level or default_level(data)
@@ -74,7 +73,11 @@ def build_results(
     if level == "study":
         data = to_study_level(data, settings.study_aggregate)
     cluster = resolve_cluster(data, settings.cluster)
-    groups = assign_groups(data, settings) if settings.subgroups else None  # bad fields fail before scoring
+    groups = None
+    if settings.subgroups:
+        from bench.run.subgroups import absent_note, assign_groups, subgroup_results
+
+        groups = assign_groups(data, settings)  # bad fields fail before scoring
     result = score_aligned(data, settings, cluster)
     subgroups = {}
     if groups:
