@@ -1,7 +1,5 @@
 """The `cxrbench` command line. Commands stay thin: they parse, call `bench.run`, and report errors cleanly."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 

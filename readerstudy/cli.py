@@ -4,8 +4,6 @@ Imports of SQLAlchemy, Streamlit, pandas and the analysis happen inside the comm
 keeps ``cxrbench --help`` fast.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import subprocess
