@@ -15,6 +15,8 @@ from bench.metrics.significance import (
     delong_paired_test,
     holm,
     mix,
+    normal_quantile,
+    normal_two_sided_p,
     paired_bootstrap,
     take,
 )
@@ -183,3 +185,13 @@ def test_holm_keeps_nan_out_of_the_count():
     adjusted = holm([0.01, np.nan, 0.04])
     np.testing.assert_allclose(adjusted, [0.02, np.nan, 0.04])
     assert holm([]).size == 0
+
+
+def test_normal_helpers_equal_scipy_stats():
+    """The standard-library normal quantile and two-sided p-value against scipy.stats.norm."""
+    for p in np.linspace(0.001, 0.999, 999):
+        assert abs(normal_quantile(p) - norm.ppf(p)) < 1e-14
+    for z in np.linspace(-9.0, 9.0, 1801):
+        expected = 2.0 * norm.sf(abs(z))
+        assert abs(normal_two_sided_p(z) - expected) <= 1e-13 * expected + 1e-300
+    assert abs(normal_quantile(0.975) - 1.959963984540054) < 1e-15

@@ -63,9 +63,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri  # norm.ppf / norm.sf exactly, without importing scipy.stats
 
-_Z95 = float(ndtri(0.975))
+from bench.metrics.significance import normal_quantile, normal_two_sided_p
+
+_Z95 = normal_quantile(0.975)
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,7 @@ def clustered_auc_paired(y_true: Any, score_a: Any, score_b: Any, clusters: Any)
                 z, p = 0.0, 1.0
         else:
             z = diff / np.sqrt(var_d)
-            p = float(2.0 * ndtr(-abs(z)))
+            p = normal_two_sided_p(float(z))
             z = float(z)
     return PairedResult(auc_a, auc_b, diff, var_d, se, z, p, ci, var_a, var_b, cov, c.i_all, c.m, c.n)
 
