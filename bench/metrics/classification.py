@@ -17,7 +17,7 @@ from scipy import sparse
 
 from bench.metrics.bootstrap import bootstrap_counts, percentile_ci
 from bench.metrics.significance import delong_auc_ci
-from bench.metrics.threads import map_threads
+from bench.metrics.threads import map_threads, start
 from bench.metrics.types import MetricValue, TaskResult
 
 # Replicates are processed in blocks so the (cases x replicates) work arrays stay small (~12 MB).
@@ -282,6 +282,8 @@ def score_classification(
     if not np.isfinite(y_score).all():
         raise ValueError("y_score must be finite")
 
+    # The bootstrap draws (numpy releases the GIL while drawing) overlap the point estimates and DeLong CIs.
+    counts = start(bootstrap_counts, y_true.shape[0], n_boot, seed, clusters=clusters) if n_boot > 0 else None
     labels = _bucket_labels(y_true, y_score)
     point_auc, point_ap = _replicates(labels, np.ones((1, y_true.shape[0]), dtype=np.int64))
     auc, ap = point_auc[0], point_ap[0]
@@ -314,10 +316,8 @@ def score_classification(
 
     macro_ci: dict[str, tuple[float, float] | None] = {"auc_macro": None, "ap_macro": None}
     per_label_ci: dict[str, dict[str, list[float] | None]] = {}
-    if n_boot > 0:
-        boot_auc, boot_ap = _replicates(
-            labels, bootstrap_counts(y_true.shape[0], n_boot, seed, clusters=clusters)
-        )
+    if counts is not None:
+        boot_auc, boot_ap = _replicates(labels, counts.result())
         macro_ci["auc_macro"] = percentile_ci(_nanmean_rows(boot_auc)) if scored.any() else None
         macro_ci["ap_macro"] = percentile_ci(_nanmean_rows(boot_ap)) if scored.any() else None
         for metric, reps in (("auc", boot_auc), ("ap", boot_ap)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from bench.errors import BadInputError
@@ -47,3 +47,19 @@ def map_threads(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return [function(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cxrbench") as pool:
         return list(pool.map(function, items))
+
+
+def start(function: Callable[..., R], *args: object, **kwargs: object) -> Future[R]:
+    """function(*args, **kwargs) on a thread of its own, to overlap the caller's work (run at once when only one
+    thread is allowed); `.result()` waits for it and re-raises its exception."""
+    if thread_count(2) == 1:
+        done: Future[R] = Future()
+        try:
+            done.set_result(function(*args, **kwargs))
+        except Exception as exc:  # handed to .result(), as a thread would
+            done.set_exception(exc)
+        return done
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxrbench")
+    future = executor.submit(function, *args, **kwargs)
+    executor.shutdown(wait=False)  # its one thread ends with the task
+    return future
