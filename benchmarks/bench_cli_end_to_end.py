@@ -3,7 +3,8 @@
 Writes a seeded 20,000-image x 14-label ground truth and prediction file, times the CLI as a subprocess (best of
 --repeats), times scikit-learn's `roc_auc_score` (AUC only, as bench_classification.py) and `average_precision_score` over the same bootstrap draws
 (bench.metrics.bootstrap, --ref-reps of them, extrapolated to --n-boot), checks the macro AUC and its CI against
-scikit-learn, and prints the ratio. Also times `cxrbench --help`.
+scikit-learn, and prints the ratio, also with the engine on one thread (CXRBENCH_THREADS=1). Also times
+`cxrbench --help`.
 
     .venv/bin/python benchmarks/bench_cli_end_to_end.py --ref-reps 20
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from bench_classification import make_data, sklearn_replicate
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from bench.metrics.bootstrap import bootstrap_indices
+from bench.metrics.threads import available_cpus
 
 
 def write_files(folder: Path, y_true: np.ndarray, y_score: np.ndarray, patients: int | None) -> None:
@@ -39,11 +42,11 @@ def write_files(folder: Path, y_true: np.ndarray, y_score: np.ndarray, patients:
             pred.write(json.dumps({"id": f"img{i:05d}", "labels": scores}) + "\n")
 
 
-def best_time(command: list[str], repeats: int) -> float:
+def best_time(command: list[str], repeats: int, env: dict[str, str] | None = None) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -72,6 +75,7 @@ def main() -> None:
         command += ["--bootstrap", str(args.n_boot), "--seed", str(args.seed), "--cluster", "image"]
         ours = best_time(command, args.repeats)
         results = json.loads((folder / "results.json").read_text())
+        one_thread = best_time(command, args.repeats, env=os.environ | {"CXRBENCH_THREADS": "1"})
     help_time = best_time([cli, "--help"], 5)
 
     indices = bootstrap_indices(args.n, args.n_boot, args.seed)
@@ -102,7 +106,12 @@ def main() -> None:
         f"| `cxrbench score` end to end (best of {args.repeats}) | {ours:.2f} s | "
         f"**{auc_only / ours:.0f}x** AUC-only, **{same_work / ours:.0f}x** same work |"
     )
+    print(
+        f"| same, `CXRBENCH_THREADS=1` (no engine threads) | {one_thread:.2f} s | "
+        f"**{auc_only / one_thread:.0f}x** AUC-only, **{same_work / one_thread:.0f}x** same work |"
+    )
     print(f"| `cxrbench --help` (best of 5) | {help_time:.3f} s | |")
+    print(f"\n{available_cpus()} CPUs available to the engine's threads (default: all of them)")
 
 
 if __name__ == "__main__":
