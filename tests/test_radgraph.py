@@ -260,7 +260,7 @@ def _report_files(tmp_path: Path, hyps: list[str]) -> tuple[Path, Path]:
 def test_cli_score_reports_radgraph_f1_with_cluster_bootstrap_cis(
     folders: dict[str, Path], reference: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CXRBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CXRBENCH_CACHE_DIR", str(tmp_path / "cache"))
     gt, pred = _report_files(tmp_path, HYPS)
     out = tmp_path / "results.json"
     args = ["score", "--task", "report", "--gt", str(gt), "--pred", str(pred), "--out", str(out)]

@@ -102,7 +102,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def _invoke(args: list[str], cache: Path) -> Any:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CXRBENCH_CACHE", str(cache))  # RadGraph's reference-graph cache
+        mp.setenv("CXRBENCH_CACHE_DIR", str(cache))  # RadGraph's reference-graph cache
         return runner.invoke(app, args)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.cache import cache_root
 from bench.metrics.report.chexbert import (
     ChexbertOutput,
     ChexbertSpec,
@@ -25,12 +26,8 @@ from bench.metrics.report.chexbert import (
 
 
 def default_cache_dir() -> Path:
-    """$CXRBENCH_CACHE_DIR, else $XDG_CACHE_HOME/cxrbench, else ~/.cache/cxrbench; CheXbert files go to chexbert/."""
-    root = os.environ.get("CXRBENCH_CACHE_DIR")
-    if root:
-        return Path(root) / "chexbert"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "cxrbench" / "chexbert"
+    """chexbert/ under cxrbench's cache root (bench.cache: $CXRBENCH_CACHE_DIR, else the user's cache)."""
+    return cache_root() / "chexbert"
 
 
 def cache_path(loaded: LoadedChexbert, spec: ChexbertSpec, texts: Sequence[str]) -> Path:

@@ -9,7 +9,7 @@ Typical use::
 The numbers are those of the `radgraph` package's `F1RadGraph(reward_level="all")` on the same weights (see
 `radgraph_rewards` for the definitions and their sources, `radgraph_infer` for the inference and long reports).
 Reference graphs are cached on disk per corpus, keyed by the model's fingerprint and the texts' hashes
-(`<cache>/radgraph/<model>/<corpus>.json`, cache = $CXRBENCH_CACHE or ~/.cache/cxrbench), so a table of many
+(`<cache>/radgraph/<model>/<corpus>.json`, cache = bench.cache.cache_root()), so a table of many
 models over one test set runs the references once; hypotheses are cached in memory only.
 """
 
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.cache import cache_root
 from bench.metrics.report.radgraph_model import RadGraphFolder, RadGraphFolderError, read_folder
 from bench.metrics.report.radgraph_rewards import REWARD_LEVELS, radgraph_combined, radgraph_rewards
 
@@ -53,7 +54,7 @@ __all__ = [
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("CXRBENCH_CACHE") or Path.home() / ".cache" / "cxrbench")
+    return cache_root()  # bench.cache: $CXRBENCH_CACHE_DIR, else the user's cache
 
 
 def _text_hash(text: str) -> str:
