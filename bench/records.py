@@ -11,7 +11,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
 
@@ -134,31 +134,32 @@ def _check_kind(record: Record, kind: Kind) -> None:
     if kind == "any":
         return
     labels = record.labels
+    if labels and not _label_values_fit(labels.values(), kind):
+        _word_bad_label(labels, kind)
+    for i, box in enumerate(record.boxes or []):
+        if kind == "gt" and box.score is not None:
+            raise ValueError(f"ground-truth boxes[{i}] has a score: ground truth carries no scores")
+        if kind == "pred" and box.score is None:
+            raise ValueError(f"predicted boxes[{i}] has no score (use 1.0 for unscored boxes)")
+
+
+def _label_values_fit(values: Collection[float | None], kind: Kind) -> bool:
+    """Ground truth: 1, 0 or null; predictions: probabilities in [0, 1]. Tested in C, whole collections at once."""
+    if kind == "any" or not values:
+        return True
     if kind == "gt":
-        # Whole-record checks run in C; the per-label loop only words the error.
-        if labels and not _GT_LABEL_VALUES.issuperset(labels.values()):
-            for name, value in labels.items():
-                if value not in _GT_LABEL_VALUES:
-                    raise ValueError(
-                        f"ground-truth label {name!r} is {value}: it must be 1, 0 or null (unknown)"
-                    )
-        for i, box in enumerate(record.boxes or []):
-            if box.score is not None:
-                raise ValueError(f"ground-truth boxes[{i}] has a score: ground truth carries no scores")
-    else:
-        if labels and _outside_unit_interval(labels.values()):
-            for name, value in labels.items():
-                if value is None or not 0.0 <= value <= 1.0:
-                    raise ValueError(
-                        f"predicted label {name!r} is {value}: predictions must be probabilities in [0, 1]"
-                    )
-        for i, box in enumerate(record.boxes or []):
-            if box.score is None:
-                raise ValueError(f"predicted boxes[{i}] has no score (use 1.0 for unscored boxes)")
+        return _GT_LABEL_VALUES.issuperset(values)
+    return None not in values and min(values) >= 0.0 and max(values) <= 1.0  # type: ignore[type-var,operator]  # None ruled out first
 
 
-def _outside_unit_interval(values: Any) -> bool:
-    return None in values or min(values) < 0.0 or max(values) > 1.0
+def _word_bad_label(labels: dict[str, float | None], kind: Kind) -> None:
+    for name, value in labels.items():
+        if kind == "gt" and value not in _GT_LABEL_VALUES:
+            raise ValueError(f"ground-truth label {name!r} is {value}: it must be 1, 0 or null (unknown)")
+        if kind == "pred" and (value is None or not 0.0 <= value <= 1.0):
+            raise ValueError(
+                f"predicted label {name!r} is {value}: predictions must be probabilities in [0, 1]"
+            )
 
 
 def _open_bytes(path: Path) -> BinaryIO:
@@ -260,12 +261,8 @@ def _read_valid_file(path: Path, kind: Kind) -> list[tuple[int, Record]] | None:
 
 def _kind_holds(records: list[Record], kind: Kind) -> bool:
     """`_check_kind` for every record, the label values of all records tested at once."""
-    if kind == "any":
-        return True
     values = list(itertools.chain.from_iterable(r.labels.values() for r in records if r.labels))
-    if values and (
-        not _GT_LABEL_VALUES.issuperset(values) if kind == "gt" else _outside_unit_interval(values)
-    ):
+    if not _label_values_fit(values, kind):
         return False
     try:
         for record in records:
