@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=14)
     parser.add_argument("--n-boot", type=int, default=1_000)
     parser.add_argument(
-        "--ref-reps", type=int, default=20, help="scikit-learn replicates timed, extrapolated"
+        "--ref-reps", type=int, default=20, help="scikit-learn replicates timed; the fastest times --n-boot"
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
