@@ -56,6 +56,11 @@ def _mask_dirs(root: Path, fold: str) -> list[Path]:
 
 def nodule_list_path(root: Path) -> Path | None:
     """CLNDAT_EN.txt in Clinical_Information/ (as the archive unpacks) or the root; the name's case varies."""
+    return _clinical_list(root, "CLNDAT_EN.TXT")
+
+
+def _clinical_list(root: Path, upper_name: str) -> Path | None:
+    """The file whose upper-cased name is `upper_name`, in Clinical_Information/ (once or twice nested) or the root."""
     for folder in (
         root / "Clinical_Information",
         root / "Clinical_Information" / "Clinical_Information",
@@ -63,7 +68,7 @@ def nodule_list_path(root: Path) -> Path | None:
     ):
         if folder.is_dir():
             for entry in folder.iterdir():
-                if entry.name.upper() == "CLNDAT_EN.TXT" and entry.is_file():
+                if entry.name.upper() == upper_name and entry.is_file():
                     return entry
     return None
 
@@ -115,16 +120,7 @@ def read_nodule_list(root: Path) -> dict[str, tuple[float, float, float]]:
 
 def non_nodule_list_path(root: Path) -> Path | None:
     """CNNDAT_EN.TXT beside CLNDAT_EN.txt (the extension's case varies, fact `layout`)."""
-    for folder in (
-        root / "Clinical_Information",
-        root / "Clinical_Information" / "Clinical_Information",
-        root,
-    ):
-        if folder.is_dir():
-            for entry in folder.iterdir():
-                if entry.name.upper() == "CNNDAT_EN.TXT" and entry.is_file():
-                    return entry
-    return None
+    return _clinical_list(root, "CNNDAT_EN.TXT")
 
 
 def read_demographics(root: Path) -> dict[str, tuple[str, str]]:
