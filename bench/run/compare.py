@@ -19,6 +19,7 @@ from bench.run.align import (
     report_texts,
     segmentation_inputs,
 )
+from bench.run.gc_pause import cyclic_gc_paused
 from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
 from bench.tasks import CALIBRATION_FAMILIES, TASKS, default_of, metric_direction, metric_family
 
@@ -248,6 +249,7 @@ def task_inputs(
     return _report(a, b, ce_labelset)
 
 
+@cyclic_gc_paused()
 def compare_files(
     task: str,
     gt_path: str | Path,

@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.records import atomic_write_text
 from bench.run.align import Aligned, align
+from bench.run.gc_pause import cyclic_gc_paused
 from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
 from bench.run.scoring import (  # noqa: F401  (re-exported: the names callers have used from here)
     CLUSTER_UNITS,
@@ -61,6 +62,7 @@ def ground_truth_conventions(data: Aligned) -> dict[str, Any]:
     return out
 
 
+@cyclic_gc_paused()
 def build_results(
     task: str, gt_path: str | Path, pred_path: str | Path, settings: ScoreSettings
 ) -> dict[str, Any]:
