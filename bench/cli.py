@@ -146,7 +146,10 @@ def compare(
     pred_b: Annotated[Path, typer.Option(help="Predictions of model B.")],
     out_path: Annotated[Path, typer.Option("--out", help="Comparison JSON to write.")],
     metrics: Annotated[
-        str | None, typer.Option(help="Comma-separated metric names (default: the task's headline).")
+        str | None,
+        typer.Option(
+            help="Comma-separated metric names, built-in or registered by a plugin (default: the task's headline)."
+        ),
     ] = None,
     froc_hit: FrocHitOption = _default("froc_hit"),
     empty_rule: EmptyRuleOption = _default("empty_rule"),

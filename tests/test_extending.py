@@ -223,8 +223,17 @@ def test_table_cells_are_the_results_values(executed: Executed) -> None:
         assert [float(cell["ci95_low"]), float(cell["ci95_high"])] == results["metrics"]["sens_at_spec90"][
             "ci95"
         ]
+    # the page: "a paired patient bootstrap (p ≈ 0.99, so no †)", with its comparison file
     cells_json = json.loads((executed.folder / "tiny-table" / "cells.json").read_text(encoding="utf-8"))
-    assert "unknown metric 'sens_at_spec90'" in json.dumps(cells_json)  # the page's "cells.json says why"
+    tests = {c["column"]: c["test"] for c in cells_json["cells"] if c["row"] == "lab" and c.get("test")}
+    sens = tests["sens90/zero-shot"]
+    assert sens["method"].startswith("paired patient bootstrap") and sens["reason"] is None
+    assert sens["p_value"] == pytest.approx(0.99, abs=0.005) and sens["p_holm"] >= 0.05
+    comparison = json.loads(
+        (executed.folder / "tiny-table" / sens["comparison_file"]).read_text(encoding="utf-8")
+    )
+    assert comparison["conventions"]["extra_metrics"]["sens_at_spec90"]["qualname"] == "sens_at_spec90"
+    assert not any(c["significant"] for c in cells_json["cells"] if c["column"] == "sens90/zero-shot")
 
 
 def test_model_path_predicts_each_test_image_from_its_pixels(executed: Executed) -> None:

@@ -7,7 +7,8 @@
 a 95 % percentile CI over the SAME bootstrap draws as the built-in metrics (`bootstrap_counts` with the run's seed
 and resampling clusters): replicate b is the function on the rows `np.repeat(np.arange(n), counts[b])`. The
 results' `conventions.extra_metrics[name]` names the function (module, qualname) and the sha256 of its module's
-source file as imported, so a number names the code that made it.
+source file as imported, so a number names the code that made it. `cxrbench compare --metrics name` tests it
+(`paired_inputs`): both systems scored on the same drawn cases, or with their predictions swapped per case.
 
 The function takes the task's arrays, as `bench.run.scoring.score_aligned` builds them, and returns a float
 (NaN: undefined on these cases; the value is then null, and NaN replicates are left out of the CI):
@@ -253,3 +254,72 @@ def add_extra_metrics(
             ci = percentile_ci(replicates)
         result.metrics[name] = MetricValue(value if math.isfinite(value) else None, ci)
         recorded[name] = metric.provenance()
+
+
+def concatenate(task: str, first: tuple[Any, ...], second: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The task's arguments of `first`'s cases followed by `second`'s (the same label or structure names)."""
+    if task == "classification":
+        (y_first, s_first, labels), (y_second, s_second, other) = first, second
+        if list(labels) != list(other):
+            raise ValueError(f"the two systems are scored on different labels: {labels} and {other}")
+        return np.vstack([y_first, y_second]), np.vstack([s_first, s_second]), labels
+    if task == "segmentation":
+        (gt_1, pred_1, spacing_1), (gt_2, pred_2, spacing_2) = first, second
+        if list(gt_1) != list(gt_2) or list(pred_1) != list(pred_2):
+            raise ValueError("the two systems are scored on different structures")
+        return (
+            {s: [*gt_1[s], *gt_2[s]] for s in gt_1},
+            {s: [*pred_1[s], *pred_2[s]] for s in pred_1},
+            [*spacing_1, *spacing_2],
+        )
+    if task == "localization":
+        (one,), (two,) = first, second
+        if list(one.label_names) != list(two.label_names):
+            raise ValueError(
+                f"the two systems are scored on different labels: {one.label_names}, {two.label_names}"
+            )
+        fields = ("gt_boxes", "gt_labels", "pred_boxes", "pred_labels", "pred_scores")
+        shapes = None
+        if one.gt_shapes is not None or two.gt_shapes is not None:
+            shapes = [*_shapes_or_boxes(one), *_shapes_or_boxes(two)]
+        return (replace(one, **{f: [*getattr(one, f), *getattr(two, f)] for f in fields}, gt_shapes=shapes),)
+    return tuple([*x, *y] for x, y in zip(first, second, strict=True))  # report, attributes: two lists
+
+
+def _shapes_or_boxes(detections: Any) -> list[list[Any]]:
+    """Per image the annotated shape of each ground-truth box; None (the rectangle) where none is given."""
+    if detections.gt_shapes is not None:
+        return list(detections.gt_shapes)
+    return [[None] * len(boxes) for boxes in detections.gt_boxes]
+
+
+def paired_inputs(
+    metric: ExtraMetric, first: tuple[Any, ...], second: tuple[Any, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[Any, np.ndarray], float]]:
+    """`bench.metrics.significance`'s (gt, pred_a, pred_b, metric_fn) for a registered metric: systems A and B
+    (`first`, `second`: `task_arguments` of the same ground-truth cases) are stacked as 2n cases, case i of A is
+    row i and of B row n + i, and a replicate or permutation is a vector of rows. So a resample draws the same
+    cases for both systems, and a swap hands a case's B prediction to A (with its own copy of the ground truth)."""
+    if metric.direction.target is not None:
+        raise ValueError(
+            f"no paired test of {metric.name}: its best value is the one closest to {metric.direction.target:g}, "
+            "so A - B says nothing about which system is better"
+        )
+    combined = concatenate(metric.task, first, second)
+    n = _case_total(metric.task, first)
+    cases = np.arange(n)
+
+    def on_rows(_cases: np.ndarray, rows: np.ndarray) -> float:
+        return _evaluate(metric, subset(metric.task, combined, rows), f"{rows.size} cases of a paired test")
+
+    return cases, cases, cases + n, on_rows
+
+
+def _case_total(task: str, arguments: tuple[Any, ...]) -> int:
+    if task == "classification":
+        return int(arguments[0].shape[0])
+    if task == "segmentation":
+        return len(arguments[2])
+    if task == "localization":
+        return int(arguments[0].n_images)
+    return len(arguments[0])

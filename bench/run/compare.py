@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BadInputError
+from bench.metrics.extra import ExtraMetric, paired_inputs, registered_metrics, task_arguments
 from bench.records import RecordError, atomic_write_text
 from bench.run.align import (
     Aligned,
@@ -21,6 +23,7 @@ from bench.run.align import (
 )
 from bench.run.gc_pause import cyclic_gc_paused
 from bench.run.provenance import file_provenance, package_versions, sha256_text_lines
+from bench.run.settings import ScoreSettings
 from bench.tasks import CALIBRATION_FAMILIES, TASKS, default_of, metric_direction, metric_family
 
 CaseFn = Callable[[Any, Any], float]
@@ -314,7 +317,6 @@ def compare_files(
     models = None
     if task == "report":
         from bench.run.compare_report import add_model_scores, default_metrics
-        from bench.run.settings import ScoreSettings
 
         report_settings = ScoreSettings(
             ce_labelset=ce_labelset,
@@ -337,8 +339,11 @@ def compare_files(
     gt, pa, pb, factory = task_inputs(
         a, b, labels=labels, froc_hit=froc_hit, empty_rule=empty_rule, ce_labelset=ce_labelset
     )
+    extras = {name: metric for name, metric in registered_metrics(task).items() if name in metrics}
     if task == "report":
-        gt, pa, pb, factory, models = add_model_scores(a, b, gt, pa, pb, factory, metrics, report_settings)
+        built_in = [metric for metric in metrics if metric not in extras]
+        gt, pa, pb, factory, models = add_model_scores(a, b, gt, pa, pb, factory, built_in, report_settings)
+    extra_inputs = _extra_inputs(extras, a, b, labels, factory, (gt, pa))
 
     fast = _MacroAucReplicates(gt, pa, pb) if task == "classification" else None
     comparisons: dict[str, Any] = {}
@@ -346,8 +351,8 @@ def compare_files(
     for metric in metrics:
         if metric in unavailable:
             continue
-        fn = factory(metric)
-        value_a, value_b = float(fn(gt, pa)), float(fn(gt, pb))
+        m_gt, m_a, m_b, fn = extra_inputs.get(metric) or (gt, pa, pb, factory(metric))
+        value_a, value_b = float(fn(m_gt, m_a)), float(fn(m_gt, m_b))
         if fast is not None and metric in fast.METRICS:
             diff = value_a - value_b
             reps = fast.bootstrap(n_boot, seed, clusters)
@@ -356,10 +361,10 @@ def compare_files(
             perm = randomization_result(diff, perm_diffs, n_perm=n_perm, seed=seed, unit=named)
         else:
             boot = paired_bootstrap(
-                fn, gt, pa, pb, n_boot=n_boot, seed=seed, clusters=clusters, unit=unit.unit
+                fn, m_gt, m_a, m_b, n_boot=n_boot, seed=seed, clusters=clusters, unit=unit.unit
             )
             perm = approximate_randomization(
-                fn, gt, pa, pb, n_perm=n_perm, seed=seed, clusters=clusters, unit=unit.unit
+                fn, m_gt, m_a, m_b, n_perm=n_perm, seed=seed, clusters=clusters, unit=unit.unit
             )
         comparisons[metric] = {
             "a": _finite(value_a),
@@ -402,12 +407,42 @@ def compare_files(
         results["unavailable"] = dict(unavailable)
     if models is not None and models.conventions:
         results["conventions"] = models.conventions
+    if extras:  # the code that made the numbers, as in `score`'s results
+        results.setdefault("conventions", {})["extra_metrics"] = {
+            name: metric.provenance() for name, metric in extras.items()
+        }
     if task == "classification":
         results["paired_auc"] = paired_auc_per_label(
             gt, pa, pb, factory_names(a, labels), clusters, unit.unit
         )
     atomic_write_text(out_path, json.dumps(results, indent=2, allow_nan=False, default=_json_default) + "\n")
     return results
+
+
+def _extra_inputs(
+    extras: dict[str, ExtraMetric],
+    a: Aligned,
+    b: Aligned,
+    labels: list[str] | None,
+    factory: Callable[[str], CaseFn],
+    built_in_inputs: tuple[Any, Any],
+) -> dict[str, tuple[Any, Any, Any, CaseFn]]:
+    """Per requested plugin metric (bench.metrics.extra) the paired tests' inputs; BadInputError for a plugin that
+    took the name of a built-in metric, as `score` gives."""
+    if not extras:
+        return {}
+    for name, metric in extras.items():
+        try:
+            factory(name)(*built_in_inputs)
+        except ValueError:  # not a built-in name: the plugin's
+            continue
+        raise BadInputError(
+            f"extra metric {name!r} ({metric.module}:{metric.qualname}) has the name of a built-in "
+            f"{a.task} metric: register it under another name"
+        )
+    settings = ScoreSettings(labels=labels)
+    first, second = task_arguments(a, settings), task_arguments(b, settings)
+    return {name: paired_inputs(metric, first, second) for name, metric in extras.items()}
 
 
 def _radgraph_record(model_dir: str, device: str) -> dict[str, Any]:
