@@ -219,7 +219,7 @@ def _report(a: Aligned, b: Aligned, ce_labelset: str) -> tuple[Any, Any, Any, Ca
             )[key]
         raise ValueError(
             f"compare supports the report metrics {[*NLG_KEYS, *ce_names, *MODEL_METRICS]}; "
-            f"{metric!r} is not one of them (METEOR is not re-run per replicate)"
+            f"{metric!r} is not one of them (METEOR 1.5 is not re-run per replicate; NLTK's meteor_nltk is)"
         )
 
     return items(refs), items(hyps_a), items(hyps_b), factory

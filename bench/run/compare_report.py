@@ -1,5 +1,5 @@
 """Model-based report metrics in `cxrbench compare`: BERTScore F1, F1-CheXbert, RadGraph F1, CheXbert s_emb and
-RadCliQ-v1 of both systems.
+RadCliQ-v1 of both systems, and NLTK's METEOR (`meteor_nltk`, a mean of per-report scores like them).
 
 Each model runs once per system over the reports, through the same functions `cxrbench score` calls
 (`bertscore`, `label_corpus`, `add_radgraph_scores`, `add_radcliq`), so A's and B's values equal `score` on A's
@@ -30,6 +30,7 @@ PER_REPORT_KEYS = {
     **{key: key for key in RADGRAPH_KEYS},
     "chexbert_semb": "semb_score",
     "radcliq_v1": "radcliq_v1",
+    "meteor_nltk": "meteor_nltk",  # no model: WordNet, found as `score --meteor-nltk` finds it
 }
 PER_REPORT_METRICS = tuple(PER_REPORT_KEYS)
 MODEL_METRICS = (*PER_REPORT_METRICS, *F1CHEXBERT_METRICS)
@@ -166,6 +167,8 @@ def model_scores(
         _run_radgraph(scores, refs, hyps, settings, names)
     if "bertscore" in needed:
         _run_bertscore(scores, refs, hyps, settings)
+    if "meteor_nltk" in metrics:
+        _run_meteor_nltk(scores, refs, hyps)
     if "radcliq_v1" in metrics:
         scratch = [TaskResult(metrics={}), TaskResult(metrics={})]
         for result, hyp, per_case in zip(scratch, hyps, scores.per_case, strict=True):
@@ -272,6 +275,19 @@ def _run_bertscore(
         "bertscore_baseline": None if baseline is None else Path(baseline).name,
         "bertscore_baseline_sha256": None if baseline is None else sha256_file(baseline),
     }
+
+
+def _run_meteor_nltk(scores: ModelScores, refs: Sequence[str], hyps: tuple[Sequence[str], ...]) -> None:
+    """Per-report NLTK METEOR of A and B, as `score --meteor-nltk` computes it; unavailable without WordNet."""
+    from bench.metrics.report.meteor_nltk import meteor_nltk
+
+    for hyp, per_case in zip(hyps, scores.per_case, strict=True):
+        scored = meteor_nltk(list(refs), list(hyp))
+        if scored.reason is not None:
+            scores.unavailable["meteor_nltk"] = scored.reason
+            return
+        per_case["meteor_nltk"] = scored.per_case
+        scores.conventions["meteor_nltk"] = scored.conventions
 
 
 def with_model_scores(

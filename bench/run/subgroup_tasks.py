@@ -261,11 +261,10 @@ class PerCaseMeans:
     def __init__(self, engine: Engine, per_case: dict[str, np.ndarray], n: int) -> None:
         from bench.run.compare_report import PER_REPORT_KEYS
 
-        keys = PER_REPORT_KEYS | {"meteor_nltk": "meteor_nltk"}
         self.engine = engine
         self.values = {
             metric: np.asarray(per_case[key], dtype=float)
-            for metric, key in keys.items()
+            for metric, key in PER_REPORT_KEYS.items()
             if key in per_case and np.shape(per_case[key]) == (n,)
         }
         labels = ("chexbert_ref_labels", "chexbert_hyp_labels")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import _rle, make_run, write_all_tasks
 
+from bench.metrics.report.meteor_nltk import wordnet_missing
 from bench.metrics.significance import holm, paired_bootstrap_result, randomization_result
 from bench.records import write_records
 from leaderboards.cli import table_command, verify_command
@@ -199,6 +200,37 @@ def test_untested_meteor_cells_point_to_no_comparison_file(tmp_path: Path) -> No
     ]
     # one testable pair in the table family; the untested one is counted in the footnote
     assert bleu["test"]["family_size"] == 1 and "1 adjacent pair(s) not tested" in cells["footnotes"][-1]
+
+
+@pytest.mark.skipif(wordnet_missing() is not None, reason=wordnet_missing() or "")
+def test_meteor_nltk_cells_are_tested_on_the_per_report_scores(tmp_path: Path) -> None:
+    """NLTK's METEOR is a mean of per-report scores: the table tests it through compare (METEOR 1.5 it does not)."""
+    from bench.run.compare import compare_files
+
+    data = write_all_tasks(tmp_path / "data", 12, 4, names=("a", "b"))
+    for name in ("a", "b"):
+        run = make_run(tmp_path / "runs", name, model=f"{name}:w", dataset="mimic-cxr", gt=data["gt"],
+                       pred=data[name], tasks=("report",))  # fmt: skip
+        path = run / "results" / "report.json"
+        results = json.loads(path.read_text())
+        results["metrics"]["meteor_nltk"] = {"value": 0.3 if name == "a" else 0.2, "ci95": None}
+        path.write_text(json.dumps(results, indent=2) + "\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "columns:\n"
+        "  - {id: mn, benchmark: mimic-cxr, task: report, metric: meteor_nltk, mode: zero-shot}\n"
+        "rows: [{id: a, model: 'a:*'}, {id: b, model: 'b:*'}]\n"
+        "significance: {test: paired_bootstrap, n_boot: 1000}\n"
+    )
+    assert table_command(spec, [tmp_path / "runs"], tmp_path / "out") == 0
+    cells = json.loads((tmp_path / "out" / "cells.json").read_text())
+    tested = next(c for c in cells["cells"] if c["column"] == "mn/zero-shot" and c["test"])["test"]
+    assert tested["reason"] is None and tested["method"].startswith("paired case bootstrap")
+    comparison = json.loads((tmp_path / "out" / tested["comparison_file"]).read_text())
+    direct = compare_files("report", data["gt"], data["a"], data["b"], tmp_path / "c.json", metrics=["meteor_nltk"],
+                           n_boot=tested["replicates"], n_perm=0, seed=0, cluster="image")  # fmt: skip
+    assert tested["p_value"] == direct["comparisons"]["meteor_nltk"]["paired_bootstrap"]["p_value"]
+    assert comparison["comparisons"] == json.loads((tmp_path / "c.json").read_text())["comparisons"]
 
 
 def test_a_bootstrap_column_footnote_does_not_also_say_no_bootstrap_ci(dice_runs: Path) -> None:
