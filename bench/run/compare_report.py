@@ -283,8 +283,8 @@ def _run_meteor_nltk(scores: ModelScores, refs: Sequence[str], hyps: tuple[Seque
 
     for hyp, per_case in zip(hyps, scores.per_case, strict=True):
         scored = meteor_nltk(list(refs), list(hyp))
-        if scored.reason is not None:
-            scores.unavailable["meteor_nltk"] = scored.reason
+        if scored.reason is not None or scored.per_case is None:
+            scores.unavailable["meteor_nltk"] = scored.reason or "no per-report scores"
             return
         per_case["meteor_nltk"] = scored.per_case
         scores.conventions["meteor_nltk"] = scored.conventions
