@@ -22,6 +22,7 @@ from bench.datasets.demo.anatomy import synth_case
 from bench.datasets.demo.common import (
     IMAGE_SIZE,
     chexpert_cells,
+    choose_split,
     fact_search,
     pick,
     pool,
@@ -104,7 +105,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
     patients = {split: info["first_patient"] for split, info in layout.items()}
     count, n_patients = 0, 0
     while count < n:
-        split = _next_split(rows, n_patients)
+        split = choose_split(rng, n_patients, SHARES)
         n_patients += 1
         info = layout[split]
         patient = f"{info['patient_word']}{patients[split]:0{info['digits']}d}"
@@ -155,18 +156,6 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
                 count += 1
     for split, split_rows in rows.items():
         write_csv(out / layout[split]["file"], layout[split]["header"], split_rows)
-
-
-def _next_split(rows: dict[str, list[list[object]]], n_patients: int) -> str:
-    """The split of the next patient: the first ones take each split once (none is left empty), then the split
-    furthest below its share of the images written so far. Train and valid patients have one or two studies and
-    test patients one (fact), so splits drawn at random per patient had left the 40-image demo's test split with
-    two images."""
-    names = list(SHARES)
-    if n_patients < len(names):
-        return names[n_patients]
-    written = sum(len(split_rows) for split_rows in rows.values())
-    return max(names, key=lambda split: SHARES[split] * written - len(rows[split]))
 
 
 def _role(column: str) -> str:
