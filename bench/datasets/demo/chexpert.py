@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypedDict
 
+import numpy as np
+
 from bench.datasets.demo.anatomy import synth_case
 from bench.datasets.demo.common import (
     IMAGE_SIZE,
@@ -86,6 +88,7 @@ def splits() -> dict[str, SplitLayout]:
 
 
 def write(out: Path, n: int = 200, seed: int = 0) -> None:
+    """`n` images drawn into the three splits, then test patients up to the test share of `n` (see below)."""
     rng = rng_for(NAME, seed)
     layout = splits()
     label_names = fact(NAME, "label_names")
@@ -104,9 +107,9 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
     pending = set(RARE_FROM)
     patients = {split: info["first_patient"] for split, info in layout.items()}
     count, n_patients = 0, 0
-    while count < n:
-        split = choose_split(rng, n_patients, SHARES)
-        n_patients += 1
+
+    def add_patient(split: str, rng: np.random.Generator) -> None:
+        nonlocal count
         info = layout[split]
         patient = f"{info['patient_word']}{patients[split]:0{info['digits']}d}"
         patients[split] += 1
@@ -143,7 +146,7 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
                 sex = sexes[2] if "sex" in due else sex
                 age = no_age if "age" in due else age
                 projection = ap_pa_values[2] if "ll" in due else projection
-                pending -= due
+                pending.difference_update(due)
                 values = {
                     "path": relative,
                     "sex": sex,
@@ -154,6 +157,17 @@ def write(out: Path, n: int = 200, seed: int = 0) -> None:
                 values |= dict(zip(label_columns, cells, strict=True))
                 rows[split].append([values[_role(column)] for column in info["header"]])
                 count += 1
+
+    while count < n:
+        split = choose_split(rng, n_patients, SHARES)
+        n_patients += 1
+        add_patient(split, rng)
+    # Train and valid patients have one or two studies and test patients one (fact), so the split drawn per
+    # patient can leave a small demo's test split nearly empty (2 of 40 images: an AUC on one label). Test
+    # patients from a stream of their own bring it to its share; train and valid stay as drawn.
+    test_rng = rng_for(f"{NAME}/test", seed)
+    while len(rows["test"]) < round(SHARES["test"] * n):
+        add_patient("test", test_rng)
     for split, split_rows in rows.items():
         write_csv(out / layout[split]["file"], layout[split]["header"], split_rows)
 
