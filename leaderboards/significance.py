@@ -24,8 +24,9 @@ from leaderboards.model import Cell, SignificanceTest
 from leaderboards.specs import Column, Row, Significance, Spec
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-# Not tested in tables: METEOR 1.5 is a corpus score of a Java process, and BERTScore / RadCliQ-v1 need a model that
-# the results name but do not locate. NLTK's METEOR is a mean of per-report scores that compare re-averages.
+# Not tested in tables: METEOR 1.5 is a corpus score of a Java process (the jar per replicate), and tables do not yet
+# hand compare the BERTScore model that BERTScore and RadCliQ-v1 need. NLTK's METEOR is a mean of per-report scores
+# that compare re-averages.
 NOT_RESAMPLED_PREFIXES = ("meteor", "bertscore", "radcliq")
 RESAMPLED_ANYWAY = ("meteor_nltk",)
 
@@ -98,8 +99,8 @@ def _blocked_reason(
         and col.metric not in RESAMPLED_ANYWAY
     ):
         return (
-            f"{col.metric} is not re-scored per replicate (METEOR needs Java; BERTScore and RadCliQ-v1 a model that "
-            "the results name but do not locate), so it is not tested"
+            f"{col.metric} is not tested (METEOR needs Java per replicate; tables do not yet hand compare the "
+            "BERTScore model that BERTScore and RadCliQ-v1 need)"
         )
     gt_a, gt_b = _provenance(results_a), _provenance(results_b)
     if None in gt_a or None in gt_b:
