@@ -171,16 +171,22 @@ def test_bad_significance_settings_name_the_problem(tmp_path: Path, significance
         load_spec(path)
 
 
-def test_untested_meteor_cells_point_to_no_comparison_file(tmp_path: Path) -> None:
-    data = write_all_tasks(tmp_path / "data", 12, 4, names=("a", "b"))
-    for name, meteor in (("a", 0.31), ("b", 0.27)):
+def _report_runs(tmp_path: Path, metric: str, values: dict[str, float]) -> dict[str, Path]:
+    """Report runs a and b on the same ground truth, with `metric` set in their results to `values` (METEOR needs
+    Java, tens of seconds per run here; a table only reads the number, so it is set directly)."""
+    data = write_all_tasks(tmp_path / "data", 12, 4, names=tuple(values))
+    for name, value in values.items():
         run = make_run(tmp_path / "runs", name, model=f"{name}:w", dataset="mimic-cxr", gt=data["gt"],
                        pred=data[name], tasks=("report",))  # fmt: skip
-        # METEOR needs Java (tens of seconds per run here); a table only reads the number, so it is set directly
         path = run / "results" / "report.json"
         results = json.loads(path.read_text())
-        results["metrics"]["meteor"] = {"value": meteor, "ci95": None}
+        results["metrics"][metric] = {"value": value, "ci95": None}
         path.write_text(json.dumps(results, indent=2) + "\n")
+    return data
+
+
+def test_untested_meteor_cells_point_to_no_comparison_file(tmp_path: Path) -> None:
+    _report_runs(tmp_path, "meteor", {"a": 0.31, "b": 0.27})
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "columns:\n"
@@ -207,14 +213,7 @@ def test_meteor_nltk_cells_are_tested_on_the_per_report_scores(tmp_path: Path) -
     """NLTK's METEOR is a mean of per-report scores: the table tests it through compare (METEOR 1.5 it does not)."""
     from bench.run.compare import compare_files
 
-    data = write_all_tasks(tmp_path / "data", 12, 4, names=("a", "b"))
-    for name in ("a", "b"):
-        run = make_run(tmp_path / "runs", name, model=f"{name}:w", dataset="mimic-cxr", gt=data["gt"],
-                       pred=data[name], tasks=("report",))  # fmt: skip
-        path = run / "results" / "report.json"
-        results = json.loads(path.read_text())
-        results["metrics"]["meteor_nltk"] = {"value": 0.3 if name == "a" else 0.2, "ci95": None}
-        path.write_text(json.dumps(results, indent=2) + "\n")
+    data = _report_runs(tmp_path, "meteor_nltk", {"a": 0.3, "b": 0.2})
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "columns:\n"
